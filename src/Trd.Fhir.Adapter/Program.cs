@@ -1,1 +1,3 @@
-return 0;
+using Trd.Fhir.Adapter.Cli;
+
+return CliApp.Run(args, CliConsole.System);

@@ -1,0 +1,37 @@
+using System.CommandLine;
+
+namespace Trd.Fhir.Adapter.Cli;
+
+/// <summary>The <c>trd-fhir</c> command line: verbs are thin handlers returning exit codes (see <see cref="ExitCodes"/>).</summary>
+public static class CliApp
+{
+    public static int Run(string[] args, CliConsole console)
+    {
+        var root = new RootCommand("trd-fhir: map, validate and sync treatment-resistant-depression protocols as FHIR R4")
+        {
+            MapCommand.Create(console),
+        };
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+                console.Error($"trd-fhir: {error.Message}");
+            console.Error("Run 'trd-fhir --help' for usage.");
+            return ExitCodes.UsageOrInput;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = console.StdOut, Error = console.StdErr, EnableDefaultExceptionHandler = false });
+        }
+        catch (IOException e)
+        {
+            console.Error($"trd-fhir: {e.Message}");
+            return ExitCodes.UsageOrInput;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            console.Error($"trd-fhir: {e.Message}");
+            return ExitCodes.UsageOrInput;
+        }
+    }
+}

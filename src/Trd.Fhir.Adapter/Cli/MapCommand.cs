@@ -1,0 +1,93 @@
+using System.CommandLine;
+using Hl7.Fhir.Model;
+using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
+
+namespace Trd.Fhir.Adapter.Cli;
+
+/// <summary>
+/// <c>trd-fhir map</c>: protocol document(s) → transaction Bundle(s); <c>--reverse</c>: FHIR Bundle/resource → protocol document.
+/// Thin: reads files, calls Protocol + Mapping, prints problems with file:line:column and JSON path, returns an exit code.
+/// </summary>
+internal static class MapCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var inputs = new Argument<string[]>("inputs") { Description = "Protocol document(s) (.json) or directories of them; with --reverse, a FHIR Bundle or resource (.json)", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the result to this file (one input) instead of stdout" };
+        var outDir = new Option<string?>("--out-dir") { Description = "Write one result per input into this directory and print a summary" };
+        var reverse = new Option<bool>("--reverse") { Description = "Read FHIR (a Bundle or a resource) and write the protocol document" };
+        var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
+
+        var command = new Command("map", "Map a TRD protocol document to a FHIR R4 transaction Bundle, or back with --reverse")
+        {
+            inputs, output, outDir, reverse, identifierBase,
+        };
+        command.SetAction(parse =>
+        {
+            var identity = new Identity(parse.GetValue(identifierBase)!);
+            var files = InputFiles.Expand(parse.GetValue(inputs)!, console, out var missing);
+            if (missing)
+                return ExitCodes.UsageOrInput;
+            var target = parse.GetValue(output);
+            var directory = parse.GetValue(outDir);
+            if (target is not null && (files.Count > 1 || directory is not null))
+            {
+                console.Error("map: --output takes one input; use --out-dir for several");
+                return ExitCodes.UsageOrInput;
+            }
+            if (directory is not null)
+                Directory.CreateDirectory(directory);
+
+            var exit = ExitCodes.Success;
+            foreach (var file in files)
+            {
+                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, identity, console) : Forward(file, identity, console);
+                if (!ok)
+                {
+                    exit = ExitCodes.UsageOrInput;
+                    continue;
+                }
+                if (directory is not null)
+                {
+                    var name = Path.GetFileNameWithoutExtension(file) + (parse.GetValue(reverse) ? ".protocol.json" : ".bundle.json");
+                    File.WriteAllText(Path.Combine(directory, name), text);
+                    console.Out($"{file}: {summary}");
+                }
+                else if (target is not null)
+                    File.WriteAllText(target, text);
+                else
+                    console.Write(text);
+            }
+            return exit;
+        });
+        return command;
+    }
+
+    private static (string Text, string Summary, bool Ok) Forward(string file, Identity identity, CliConsole console)
+    {
+        var result = ProtocolReader.Read(File.ReadAllBytes(file));
+        console.Problems(file, result.Problems);
+        if (result.Protocol is not { } protocol)
+            return ("", "", false);
+        var bundle = new ProtocolToFhir(identity).Map(protocol);
+        var counts = bundle.Entry.GroupBy(e => e.Resource!.TypeName).Select(g => $"{g.Count()} {g.Key}");
+        return (FhirJson.Serialize(bundle), $"{bundle.Entry.Count} resources ({string.Join(", ", counts)})", true);
+    }
+
+    private static (string Text, string Summary, bool Ok) Reverse(string file, Identity identity, CliConsole console)
+    {
+        var resource = FhirJson.Parse(File.ReadAllBytes(file), out var issues);
+        if (resource is null)
+        {
+            console.Error($"{file}: not a FHIR resource: {string.Join("; ", issues)} (fix: give a FHIR R4 Bundle or resource in JSON)");
+            return ("", "", false);
+        }
+        var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
+        var result = new FhirToProtocol(identity).Read(resources);
+        console.Problems(file, result.Problems);
+        if (result.Protocol is not { } protocol)
+            return ("", "", false);
+        return (ProtocolWriter.Write(protocol), $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9", true);
+    }
+}

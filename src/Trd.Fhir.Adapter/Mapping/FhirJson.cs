@@ -1,0 +1,54 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Serialization;
+using Hl7.Fhir.Utility;
+
+namespace Trd.Fhir.Adapter.Mapping;
+
+/// <summary>FHIR JSON in and out through the Firely SDK: a pretty, stable writer and a lenient (Recoverable) reader.</summary>
+public static class FhirJson
+{
+    private static readonly BaseFhirJsonSerializer Serializer = new(ModelInfo.ModelInspector);
+
+    private static readonly FhirJsonDeserializer Lenient = new(new DeserializerSettings { AllowUnrecognizedEnums = true }
+        .UsingMode(DeserializationMode.Recoverable));
+
+    public static string Serialize(Resource resource, bool pretty = true)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = pretty, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            Serializer.Serialize(resource, writer);
+        return Encoding.UTF8.GetString(stream.ToArray()) + (pretty ? "\n" : "");
+    }
+
+    /// <summary>
+    /// Parses a resource leniently: unknown elements and codes are kept for the validator to report. Returns null (with the
+    /// reason) only when there is no resource to speak of (not JSON, no resourceType, unknown resource type).
+    /// </summary>
+    public static Resource? Parse(ReadOnlySpan<byte> utf8, out IReadOnlyList<string> issues)
+    {
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            if (Lenient.TryDeserializeResource(ref reader, out var resource, out var errors))
+            {
+                issues = [];
+                return resource;
+            }
+            issues = errors.Select(e => e.Message).ToArray();
+            return resource;
+        }
+        catch (JsonException e)
+        {
+            issues = [e.Message];
+            return null;
+        }
+        catch (CodedException e)
+        {
+            issues = [e.Message];
+            return null;
+        }
+    }
+}
