@@ -1,0 +1,94 @@
+using Trd.Fhir.Adapter.Cli;
+
+namespace Trd.Fhir.Adapter.Tests.Cli;
+
+public sealed class MapCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("trd-map-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Map_Example_WritesTransactionBundleToStdout()
+    {
+        var (exit, output, _) = Run("map", Repo.Path("examples", "phase1-augmentation.json"));
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Contains("\"resourceType\": \"Bundle\"", output, StringComparison.Ordinal);
+        Assert.Contains("\"type\": \"transaction\"", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Map_ThenReverse_GivesTheExampleBack()
+    {
+        var example = Repo.Path("examples", "phase2-remission.json");
+        var bundle = Path.Combine(_dir, "bundle.json");
+        var protocol = Path.Combine(_dir, "protocol.json");
+
+        Assert.Equal(ExitCodes.Success, Run("map", example, "-o", bundle).Exit);
+        Assert.Equal(ExitCodes.Success, Run("map", "--reverse", bundle, "-o", protocol).Exit);
+
+        Assert.Equal(File.ReadAllText(example), File.ReadAllText(protocol));
+    }
+
+    [Fact]
+    public void Map_InvalidDocument_Exit2WithFileLineAndPath()
+    {
+        var file = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(file, File.ReadAllText(Repo.Path("examples", "phase1-augmentation.json")).Replace("\"drug\": \"venlafaxine\",\n          \"role\"", "\"drug\": \"venlafaxin\",\n          \"role\"", StringComparison.Ordinal));
+
+        var (exit, output, error) = Run("map", file);
+
+        Assert.Equal(ExitCodes.UsageOrInput, exit);
+        Assert.Equal("", output);
+        Assert.Matches(@"bad\.json:\d+:\d+: error UnknownCode: \$\.phases\[0\]\.interventions\[0\]\.drug: unknown drug 'venlafaxin' \(fix: use one of: .*venlafaxine", error);
+    }
+
+    [Fact]
+    public void Map_MissingFile_Exit2NamingIt()
+    {
+        var (exit, _, error) = Run("map", Path.Combine(_dir, "nope.json"));
+
+        Assert.Equal(ExitCodes.UsageOrInput, exit);
+        Assert.Contains("nope.json: no such file or directory", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Map_UnknownOption_Exit2()
+    {
+        var (exit, _, error) = Run("map", "--frobnicate", Repo.Path("examples", "phase1-augmentation.json"));
+
+        Assert.Equal(ExitCodes.UsageOrInput, exit);
+        Assert.Contains("--frobnicate", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reverse_NotFhir_Exit2WithReason()
+    {
+        var file = Path.Combine(_dir, "x.json");
+        File.WriteAllText(file, "{\"hello\": 1}");
+
+        var (exit, _, error) = Run("map", "--reverse", file);
+
+        Assert.Equal(ExitCodes.UsageOrInput, exit);
+        Assert.Contains("not a FHIR resource", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Map_OutDir_WritesOneBundlePerExampleAndSummary()
+    {
+        var (exit, output, _) = Run("map", Repo.Path("examples"), "--out-dir", _dir);
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Equal(Repo.Examples().Count(), Directory.GetFiles(_dir, "*.bundle.json").Length);
+        Assert.Contains("phase3-ect-esketamine.json: 104 resources", output, StringComparison.Ordinal);
+    }
+}
