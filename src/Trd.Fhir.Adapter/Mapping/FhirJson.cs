@@ -23,6 +23,21 @@ public static class FhirJson
         return Encoding.UTF8.GetString(stream.ToArray()) + (pretty ? "\n" : "");
     }
 
+    /// <summary>The top-level <c>resourceType</c> of a JSON document, or null when it has none (or is not a JSON object).</summary>
+    public static string? ResourceType(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            return null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("resourceType"u8))
+                return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            reader.Skip(); // from the property name over its value
+        }
+        return null;
+    }
+
     /// <summary>
     /// Parses a resource leniently: unknown elements and codes are kept for the validator to report. Returns null (with the
     /// reason) only when there is no resource to speak of (not JSON, no resourceType, unknown resource type).
@@ -32,6 +47,11 @@ public static class FhirJson
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
         try
         {
+            if (ResourceType(utf8) is null)
+            {
+                issues = ["the JSON object has no \"resourceType\""];
+                return null;
+            }
             if (Lenient.TryDeserializeResource(ref reader, out var resource, out var errors))
             {
                 issues = [];
