@@ -1,6 +1,7 @@
 using System.Globalization;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Profiles;
 using FhirDuration = Hl7.Fhir.Model.Duration;
 using FhirRange = Hl7.Fhir.Model.Range;
 using Schedule = Trd.Fhir.Adapter.Protocol.Schedule;
@@ -29,19 +30,19 @@ public sealed class ProtocolToFhir(Identity identity)
 
         public Bundle Build()
         {
-            var condition = Add(MapCondition(), "diagnosis");
-            var goals = new[] { Add(MapRemissionGoal(condition), "goal-remission"), Add(MapResponseGoal(condition), "goal-response") };
-            var careTeam = p.CareTeam.Count > 0 ? Add(MapCareTeam(), "care-team") : null;
+            var condition = Add(MapCondition(), "diagnosis", ProfileUrls.Condition);
+            var goals = new[] { Add(MapRemissionGoal(condition), "goal-remission", ProfileUrls.Goal), Add(MapResponseGoal(condition), "goal-response", ProfileUrls.Goal) };
+            var careTeam = p.CareTeam.Count > 0 ? Add(MapCareTeam(), "care-team", ProfileUrls.CareTeam) : null;
             for (var i = 0; i < p.PriorTrials.Count; i++)
-                Add(MapTrial(p.PriorTrials[i], condition), $"prior-trial-{i + 1}");
-            var parent = Add(MapParentPlan(condition, goals, careTeam), "protocol");
+                Add(MapTrial(p.PriorTrials[i], condition), $"prior-trial-{i + 1}", ProfileUrls.PriorTrial);
+            var parent = Add(MapParentPlan(condition, goals, careTeam), "protocol", ProfileUrls.CarePlanProtocol);
             foreach (var phase in p.Phases)
             {
                 var activities = phase.Interventions.SelectMany(i => MapIntervention(phase, i, condition)).ToList();
-                Add(MapPhasePlan(phase, parent, activities), $"phase-{phase.Number}");
+                Add(MapPhasePlan(phase, parent, activities), $"phase-{phase.Number}", ProfileUrls.CarePlanPhase);
             }
             foreach (var session in p.Sessions)
-                Add(MapSession(session), $"session/{session.Key}");
+                Add(MapSession(session, out var profile), $"session/{session.Key}", profile);
             foreach (var assessment in p.Phq9)
                 MapPhq9(assessment);
             return _bundle;
@@ -49,7 +50,7 @@ public sealed class ProtocolToFhir(Identity identity)
 
         // ---- entries and references ----
 
-        private ResourceReference Add(DomainResource resource, string local)
+        private ResourceReference Add(DomainResource resource, string local, string profile)
         {
             var identifier = identity.For(resource.TypeName, p.Id, local);
             switch (resource)
@@ -65,6 +66,7 @@ public sealed class ProtocolToFhir(Identity identity)
                 case Observation r: r.Identifier = [identifier]; break;
                 default: throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
             }
+            resource.Meta = new Meta { Profile = [profile] };
             var fullUrl = Identity.FullUrl(identifier);
             _fullUrls[$"{resource.TypeName}/{local}"] = fullUrl;
             _bundle.Entry.Add(new Bundle.EntryComponent
@@ -264,12 +266,12 @@ public sealed class ProtocolToFhir(Identity identity)
             switch (intervention)
             {
                 case MedicationIntervention m:
-                    yield return Activity(Add(MapMedication(m, authored, condition), m.Id));
+                    yield return Activity(Add(MapMedication(m, authored, condition), m.Id, ProfileUrls.MedicationRequest));
                     if (m.Supervised)
                     {
                         var code = m.Role == MedicationRole.Ketamine ? Codes.KetamineAdministration : Codes.EsketamineAdministration;
                         var request = Order(m, authored, condition, m.Schedule, $"Supervised {Drugs.Find(m.Drug)!.Display.ToLowerInvariant()} administration", new Coding(Codes.Intervention, code, Codes.Display(m.Role) + " administration (supervised)"));
-                        yield return Activity(Add(request, $"{m.Id}-administration"));
+                        yield return Activity(Add(request, $"{m.Id}-administration", ProfileUrls.SupervisedAdministrationOrder));
                     }
                     break;
                 case PsychotherapyIntervention t:
@@ -283,21 +285,21 @@ public sealed class ProtocolToFhir(Identity identity)
                         PsychotherapyModality.Ipsrt => "Interpersonal and social rhythm therapy",
                         PsychotherapyModality.Ipt => "Interpersonal psychotherapy",
                         _ => "Psychotherapy",
-                    }, [.. codings]), t.Id));
+                    }, [.. codings]), t.Id, ProfileUrls.Psychotherapy));
                     break;
                 }
                 case TmsIntervention tms:
                 {
                     var acute = Order(tms, authored, condition, tms.Acute, "rTMS acute course (daily)", new Coding(Codes.Intervention, Codes.TmsAcuteCourse, "rTMS acute course"), Codes.CptTmsSubsequent);
                     SetTmsParameters(acute, tms.Parameters);
-                    var acuteRef = Add(acute, $"{tms.Id}-acute");
+                    var acuteRef = Add(acute, $"{tms.Id}-acute", ProfileUrls.TmsCourse);
                     yield return Activity(acuteRef);
                     if (tms.Maintenance is { } schedule)
                     {
                         var maintenance = Order(tms, authored, condition, schedule, "rTMS maintenance (weekly)", new Coding(Codes.Intervention, Codes.TmsMaintenanceCourse, "rTMS maintenance course"), Codes.CptTmsSubsequent);
                         maintenance.BasedOn = [acuteRef];
                         SetTmsParameters(maintenance, tms.Parameters);
-                        yield return Activity(Add(maintenance, $"{tms.Id}-maintenance"));
+                        yield return Activity(Add(maintenance, $"{tms.Id}-maintenance", ProfileUrls.TmsCourse));
                     }
                     break;
                 }
@@ -307,15 +309,15 @@ public sealed class ProtocolToFhir(Identity identity)
                     order.ReasonCode = ect.Indications.Select(i => new CodeableConcept { Coding = [Codes.Project(Codes.EctIndicationSystem, i)] }).ToList();
                     if (ect.Placement is { } placement)
                         order.Extension.Add(EctParameters(new EctSessionParameters(placement, null, null)));
-                    yield return Activity(Add(order, ect.Id));
+                    yield return Activity(Add(order, ect.Id, ProfileUrls.EctCourse));
                     break;
                 }
                 case HrvBiofeedbackIntervention hrv:
-                    yield return Activity(Add(Order(hrv, authored, condition, hrv.Practice, "HRV biofeedback home practice (daily)", new Coding(Codes.Intervention, Codes.HrvPractice, "HRV biofeedback home practice")), $"{hrv.Id}-practice"));
-                    yield return Activity(Add(Order(hrv, authored, condition, hrv.Review, "HRV biofeedback review (weekly)", new Coding(Codes.Intervention, Codes.HrvReview, "HRV biofeedback readings review")), $"{hrv.Id}-review"));
+                    yield return Activity(Add(Order(hrv, authored, condition, hrv.Practice, "HRV biofeedback home practice (daily)", new Coding(Codes.Intervention, Codes.HrvPractice, "HRV biofeedback home practice")), $"{hrv.Id}-practice", ProfileUrls.HrvBiofeedback));
+                    yield return Activity(Add(Order(hrv, authored, condition, hrv.Review, "HRV biofeedback review (weekly)", new Coding(Codes.Intervention, Codes.HrvReview, "HRV biofeedback readings review")), $"{hrv.Id}-review", ProfileUrls.HrvBiofeedback));
                     break;
                 case Phq9MonitoringIntervention monitoring:
-                    yield return Activity(Add(Order(monitoring, authored, condition, monitoring.Schedule, "PHQ-9 monitoring", new Coding(Codes.Loinc, Codes.Phq9Panel, "PHQ-9 quick depression assessment panel [Reported.PHQ]")), monitoring.Id));
+                    yield return Activity(Add(Order(monitoring, authored, condition, monitoring.Schedule, "PHQ-9 monitoring", new Coding(Codes.Loinc, Codes.Phq9Panel, "PHQ-9 quick depression assessment panel [Reported.PHQ]")), monitoring.Id, ProfileUrls.Phq9Monitoring));
                     break;
                 case SleepIntervention sleep:
                     yield return SleepActivity(sleep);
@@ -395,9 +397,16 @@ public sealed class ProtocolToFhir(Identity identity)
 
         // ---- sessions ----
 
-        private Procedure MapSession(DeliveredSession session)
+        private Procedure MapSession(DeliveredSession session, out string profile)
         {
             var intervention = p.FindIntervention(session.Intervention)!;
+            profile = intervention switch
+            {
+                TmsIntervention => ProfileUrls.TmsSession,
+                EctIntervention => ProfileUrls.EctSession,
+                MedicationIntervention => ProfileUrls.SupervisedAdministration,
+                _ => ProfileUrls.PsychotherapySession,
+            };
             var procedure = new Procedure
             {
                 Status = session.Status switch
@@ -472,7 +481,7 @@ public sealed class ProtocolToFhir(Identity identity)
                     item.Value = new CodeableConcept(Codes.Loinc, answer, answerDisplay);
                     if (i == Phq9Assessment.SuicidalityItemIndex && items[i] >= 1)
                         item.Interpretation = [new CodeableConcept(Codes.Phq9Flag, "suicidal-ideation", "Suicidal ideation reported", "PHQ-9 item 9 positive: clinician review of suicide risk required")];
-                    members.Add(Add(item, $"{local}/item-{i + 1}"));
+                    members.Add(Add(item, $"{local}/item-{i + 1}", ProfileUrls.Phq9Item));
                 }
             }
             if (a.Difficulty is { } difficulty)
@@ -480,16 +489,16 @@ public sealed class ProtocolToFhir(Identity identity)
                 var (answer, answerDisplay) = Codes.DifficultyAnswers[(int)difficulty];
                 var item = Survey(a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9DifficultyItem, "How difficult have these problems made it for you to do your work, take care of things at home, or get along with other people"));
                 item.Value = new CodeableConcept(Codes.Loinc, answer, answerDisplay);
-                members.Add(Add(item, $"{local}/difficulty"));
+                members.Add(Add(item, $"{local}/difficulty", ProfileUrls.Phq9Difficulty));
             }
             var total = Survey(a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Total, "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"));
             total.Value = Codes.Score(a.Total);
             total.Interpretation = [new CodeableConcept { Coding = [Severity(a.Total)] }];
-            members.Add(Add(total, $"{local}/total"));
+            members.Add(Add(total, $"{local}/total", ProfileUrls.Phq9Total));
 
             var panel = Survey(a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Panel, "PHQ-9 quick depression assessment panel [Reported.PHQ]"));
             panel.HasMember = members;
-            Add(panel, local);
+            Add(panel, local, ProfileUrls.Phq9Panel);
         }
 
         private Observation Survey(DateOnly date, CodeableConcept code) => new()
