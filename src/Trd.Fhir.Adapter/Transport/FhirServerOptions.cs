@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Trd.Fhir.Adapter.Transport;
+
+/// <summary>One FHIR server the adapter talks to. Bound from configuration section <c>FhirServer</c> or CLI options.</summary>
+public sealed class FhirServerOptions
+{
+    /// <summary>The FHIR base URL, e.g. https://fhir.example.org/r4 (no trailing /metadata).</summary>
+    [Required]
+    public Uri? BaseUrl { get; set; }
+
+    public AuthOptions Auth { get; set; } = new();
+
+    public ResilienceSettings Resilience { get; set; } = new();
+}
+
+public enum AuthKind { None, Basic, Bearer, SmartBackend }
+
+/// <summary>How to authenticate to the FHIR server. Secrets are never logged.</summary>
+public sealed class AuthOptions
+{
+    public AuthKind Kind { get; set; } = AuthKind.None;
+
+    /// <summary>Basic: user name and password.</summary>
+    public string? Username { get; set; }
+    public string? Password { get; set; }
+
+    /// <summary>Bearer: a static access token.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>SMART Backend Services: the registered client id (iss = sub of the JWT assertion).</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>SMART Backend Services: path of the PEM private key (RSA for RS384, EC P-384 for ES384).</summary>
+    public string? PrivateKeyPath { get; set; }
+
+    /// <summary>SMART Backend Services: the key id (<c>kid</c>) registered with the server's JWKS, if any.</summary>
+    public string? KeyId { get; set; }
+
+    /// <summary>RS384 (default) or ES384.</summary>
+    public string Algorithm { get; set; } = "RS384";
+
+    /// <summary>Scopes requested, space separated, e.g. <c>system/*.read system/*.write</c>.</summary>
+    public string Scope { get; set; } = "system/*.read system/*.write";
+
+    /// <summary>Token endpoint override; by default read from <c>{base}/.well-known/smart-configuration</c>.</summary>
+    public Uri? TokenEndpoint { get; set; }
+}
+
+/// <summary>Resilience of every request to the FHIR server, configured once at the HttpClient seam.</summary>
+public sealed class ResilienceSettings
+{
+    /// <summary>Retries of a safe-to-repeat request after a transient failure (429, 5xx, timeout, reset). 0–10, default 4.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 4;
+
+    /// <summary>First backoff delay (exponential with jitter after it); a Retry-After header wins. Default 500 ms.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest Retry-After the adapter will honour before giving up on the request. Default 2 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:30:00")]
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Timeout of one attempt. Default 30 s (a large transaction can take a while).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Timeout of a request including all its retries. Default 3 min.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>Circuit breaker: failure ratio (0.1–1.0) over the sampling window that opens the circuit. Default 0.5.</summary>
+    [Range(0.1, 1.0)]
+    public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Circuit breaker: minimum requests in the window before it may open. Default 10.</summary>
+    [Range(2, 10_000)]
+    public int BreakerMinimumThroughput { get; set; } = 10;
+
+    /// <summary>Circuit breaker: how long it stays open. Default 30 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+}
