@@ -1,0 +1,174 @@
+using System.Collections.Concurrent;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Specification.Snapshot;
+using Hl7.Fhir.Specification.Source;
+
+namespace Trd.Fhir.Profiles.Store;
+
+/// <summary>
+/// The resolver chain: our artefacts (snapshots pre-generated, else generated once under a lock — never through
+/// SnapshotSource over core) → the core spec store (slice, then zip) → cached. Thread-safe; every URL is loaded once.
+/// </summary>
+internal sealed class TrdResolver : IAsyncResourceResolver
+{
+    private readonly ArtifactCatalog _ours;
+    private readonly CoreSpecStore _core;
+    private readonly ArtifactPack? _snapshots;
+    private readonly Dictionary<string, PackEntry> _snapshotByUrl = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Resource?>> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, OperationOutcome> _snapshotFailures = new(StringComparer.Ordinal);
+    private readonly Lock _snapshotLock = new();
+    private readonly ConcurrentDictionary<string, byte> _prefetched = new(StringComparer.Ordinal);
+    private long _snapshotTicks;
+    private int _generated;
+    private int _pregenerated;
+
+    public TrdResolver(ArtifactCatalog ours, CoreSpecStore core, ArtifactPack? snapshots)
+    {
+        _ours = ours;
+        _core = core;
+        _snapshots = snapshots;
+        if (snapshots is not null)
+        {
+            var setHash = ArtifactCatalog.EmbeddedSetHash();
+            foreach (var e in snapshots.Entries.Where(e => e.Tag == setHash)) _snapshotByUrl[e.Url] = e;
+        }
+    }
+
+    public CoreSpecStore Core => _core;
+
+    public ArtifactCatalog Ours => _ours;
+
+    /// <summary>Snapshots generated at run time / taken pre-generated from the pack.</summary>
+    public (int Generated, int Pregenerated) SnapshotCounts => (Volatile.Read(ref _generated), Volatile.Read(ref _pregenerated));
+
+    /// <summary>Time spent generating snapshots, including the base artefacts loaded meanwhile (diagnostics).</summary>
+    public TimeSpan SnapshotTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, Volatile.Read(ref _snapshotTicks));
+
+    /// <summary>Our StructureDefinitions whose snapshot could not be generated, with the generator's outcome.</summary>
+    public IReadOnlyDictionary<string, OperationOutcome> SnapshotFailures => _snapshotFailures;
+
+    /// <summary>
+    /// Starts loading, on a pool thread, the StructureDefinitions (and required value sets) the validator will ask for when
+    /// it compiles <paramref name="url"/>: its base chain, element types, type profiles, reference targets and bindings.
+    /// The validator's own requests then find them cached or wait for the one in flight; nothing is loaded twice.
+    /// On a 2-core CI machine this overlaps parsing with the validator's JIT and schema compilation.
+    /// </summary>
+    public void Prefetch(IEnumerable<string> urls)
+    {
+        var todo = urls.Where(u => _prefetched.TryAdd(u, 0)).ToList();
+        if (todo.Count == 0) return;
+        _ = System.Threading.Tasks.Task.Run(() =>
+        {
+            try
+            {
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var u in todo) Walk(u, seen, deep: true);
+            }
+            catch (Exception)
+            {
+                // Prefetch is an optimisation only: the validator's own request reports any real problem.
+            }
+        });
+    }
+
+    private void Walk(string url, HashSet<string> seen, bool deep)
+    {
+        if (!seen.Add(url)) return;
+        var r = Resolve(url);
+        if (!deep || r is not StructureDefinition sd) return;
+        if (sd.BaseDefinition is { } b) Walk(b, seen, deep: true);
+        foreach (var ed in sd.Snapshot?.Element ?? [])
+        {
+            foreach (var t in ed.Type)
+            {
+                if (t.Code is { } code && !code.StartsWith("http://hl7.org/fhirpath/", StringComparison.Ordinal))
+                    Walk(code.Contains(':', StringComparison.Ordinal) ? code : "http://hl7.org/fhir/StructureDefinition/" + code, seen, deep: true);
+                foreach (var p in t.Profile.OfType<string>()) Walk(p, seen, deep: true);
+                foreach (var p in t.TargetProfile.OfType<string>()) Walk(p, seen, deep: false);
+            }
+            if (ed.Binding is { Strength: Hl7.Fhir.Model.BindingStrength.Required, ValueSet: { } vs }) Walk(vs, seen, deep: false);
+        }
+    }
+
+    public Task<Resource?> ResolveByCanonicalUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
+
+    public Task<Resource?> ResolveByUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
+
+    /// <summary>Every URI requested, in first-request order (diagnostics; the generator records prefetch lists from it).</summary>
+    public ConcurrentQueue<string> RequestLog { get; } = new();
+
+    /// <summary>Loads exactly these URIs, in order, on a pool thread.</summary>
+    public void PrefetchExact(IReadOnlyList<string> uris)
+    {
+        if (uris.Count == 0) return;
+        _ = System.Threading.Tasks.Task.Run(() =>
+        {
+            foreach (var u in uris)
+            {
+                try
+                {
+                    Resolve(u);
+                }
+                catch (Exception)
+                {
+                    // Prefetch is an optimisation only: the validator's own request reports any real problem.
+                }
+            }
+        });
+    }
+
+    public Resource? Resolve(string uri) =>
+        _cache.GetOrAdd(uri, u => new Lazy<Resource?>(() => Load(u), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+
+    private Resource? Load(string uri)
+    {
+        RequestLog.Enqueue(uri);
+        var bar = uri.IndexOf('|', StringComparison.Ordinal);
+        var url = bar < 0 ? uri : uri[..bar];
+        var version = bar < 0 ? null : uri[(bar + 1)..];
+        var hash = url.IndexOf('#', StringComparison.Ordinal);
+        if (hash >= 0) url = url[..hash];
+
+        if (_ours.Find(url, version) is { } mine)
+        {
+            // Versioned and unversioned requests share one instance, so the validator compiles one schema.
+            if (version is not null) return Resolve(url);
+            return LoadOurs(mine);
+        }
+        if (_core.Find(url, version) is { } core)
+        {
+            if (version is not null) return Resolve(url);
+            return _core.Load(core);
+        }
+        return null;
+    }
+
+    private Resource? LoadOurs(CatalogEntry entry)
+    {
+        if (entry.Embedded && _snapshotByUrl.TryGetValue(entry.Url, out var pre))
+        {
+            Interlocked.Increment(ref _pregenerated);
+            return CoreSpecStore.ParseJson(_snapshots!.ReadJson(pre), entry.Url, trusted: true);
+        }
+
+        var resource = CoreSpecStore.ParseJson(entry.Raw.Json, entry.Url);
+        if (resource is not StructureDefinition sd || sd.HasSnapshot) return resource;
+
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_snapshotLock)
+        {
+            // A fresh generator per profile: SnapshotGenerator is not thread-safe and not re-entrant.
+            var generator = new SnapshotGenerator(this, SnapshotGeneratorSettings.CreateDefault());
+            generator.UpdateAsync(sd).GetAwaiter().GetResult();
+            Interlocked.Increment(ref _generated);
+            Interlocked.Add(ref _snapshotTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            if (generator.Outcome is { } outcome && !outcome.Success)
+            {
+                _snapshotFailures[entry.Url] = outcome;
+                return null;
+            }
+        }
+        return sd;
+    }
+}

@@ -1,0 +1,179 @@
+using Firely.Fhir.Validation;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Rest;
+using Hl7.Fhir.Specification.Terminology;
+using Trd.Fhir.Profiles.Store;
+using Trd.Fhir.Profiles.Validation;
+
+namespace Trd.Fhir.Profiles;
+
+/// <summary>
+/// The validation façade: one long-lived Firely <see cref="Validator"/> over our resolver chain. Create once per process.
+/// Single-threaded use needs nothing more; call <see cref="WarmUp"/> before validating concurrently (afterwards every
+/// method is thread-safe). Problems are always returned as <see cref="OperationOutcome"/> issues.
+/// </summary>
+public sealed class TrdValidator : IDisposable
+{
+    private static readonly AsyncLocal<ProfilePolicy> CurrentPolicy = new();
+    private readonly TrdResolver _resolver;
+    private readonly Validator _validator;
+    private readonly Dictionary<string, string> _byKind;
+    private readonly IDisposable[] _owned;
+
+    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned)
+    {
+        _resolver = resolver;
+        _validator = validator;
+        _byKind = byKind;
+        _owned = owned;
+    }
+
+    /// <summary>Canonical URLs of the StructureDefinitions we know beyond core (embedded + extra sources).</summary>
+    public IReadOnlyList<string> ProfileUrls =>
+        _resolver.Ours.Entries.Where(e => e.ResourceType == "StructureDefinition").Select(e => e.Url).Order(StringComparer.Ordinal).ToList();
+
+    internal TrdResolver Resolver => _resolver;
+
+    /// <summary>Builds the validator. Cheap: artefacts are indexed, not parsed; everything else happens on first use.</summary>
+    public static TrdValidator Create(TrdValidatorOptions? options = null)
+    {
+        options ??= new TrdValidatorOptions();
+        var catalog = new ArtifactCatalog(options.ExtraSources, options.IncludeEmbeddedProfiles);
+        var pack = GeneratedArtifacts.Core ?? throw new InvalidOperationException("Trd.Fhir.Profiles was built without Generated/core.pack.");
+        var core = new CoreSpecStore(pack, options.SpecificationZipPath ?? GeneratedArtifacts.DefaultZipPath, options.UseCoreSlice);
+        var resolver = new TrdResolver(catalog, core, options.UsePregeneratedSnapshots ? GeneratedArtifacts.Snapshots : null);
+
+        var remote = options.RemoteTerminology;
+        IDisposable[] owned = [];
+        if (remote is null && options.TerminologyServer is { } server)
+        {
+            var client = new FhirClient(server);
+            var serialized = new SerializedTerminologyService(new ExternalTerminologyService(client));
+            owned = [serialized, client];
+            remote = serialized;
+        }
+        var terminology = new TerminologyRouter(new LocalTerminologyService(resolver), remote, resolver);
+
+        var byKind = new Dictionary<string, string>(options.ProfileByResourceType, StringComparer.Ordinal);
+        var unknownAsWarning = options.UnknownProfile == UnknownProfileSeverity.Warning;
+        var settings = new ValidationSettings
+        {
+            SelectValidationProfiles = (_, profiles, node, _) => SelectProfiles(profiles, node, byKind),
+        };
+        if (unknownAsWarning)
+        {
+            settings.TransformIssues = i => i.IssueNumber == Hl7.Fhir.Support.Issue.UNAVAILABLE_REFERENCED_PROFILE.Code
+                ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
+        }
+        var validator = new Validator(resolver, terminology, null, settings);
+        return new TrdValidator(resolver, validator, byKind, owned);
+    }
+
+    /// <summary>
+    /// Validates against the core type and every <c>meta.profile</c>; with <paramref name="profile"/>, against that profile
+    /// instead of the core type (meta.profile still applies).
+    /// </summary>
+    public OperationOutcome Validate(Resource resource, string? profile = null)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        var oo = _validator.Validate(resource, profile);
+        return Finish(oo, resource, profile);
+    }
+
+    /// <summary>Validates a Bundle: the Bundle itself, then each entry against its own type and meta.profile, and with
+    /// <see cref="ProfilePolicy.MetaProfileAndKind"/> also against the configured profile of its resource type.
+    /// In-bundle references are resolved and checked against their target profiles.</summary>
+    public OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy = ProfilePolicy.MetaProfile)
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        _resolver.Prefetch(bundle.Entry.Select(e => e.Resource).OfType<Resource>()
+            .SelectMany(r => ProfilesOf(r, policy == ProfilePolicy.MetaProfileAndKind && _byKind.TryGetValue(r.TypeName, out var k) ? k : null))
+            .Prepend(CoreSd + "Bundle").Distinct(StringComparer.Ordinal));
+        var previous = CurrentPolicy.Value;
+        CurrentPolicy.Value = policy;
+        try
+        {
+            return Finish(_validator.Validate(bundle), bundle, null);
+        }
+        finally
+        {
+            CurrentPolicy.Value = previous;
+        }
+    }
+
+    /// <summary>Lenient parse (see <see cref="TrdFhirParser"/>) then validate; parse problems come first in the outcome.</summary>
+    public OperationOutcome ValidateJson(string json, string? profile = null, ProfilePolicy policy = ProfilePolicy.MetaProfile)
+    {
+        var parsed = TrdFhirParser.ParseJson(json);
+        if (parsed.Resource is null) return parsed.Outcome;
+        var oo = parsed.Resource is Bundle b && profile is null ? ValidateBundle(b, policy) : Validate(parsed.Resource, profile);
+        if (parsed.Outcome.Issue.Count == 0) return oo;
+        var merged = new OperationOutcome();
+        merged.Issue.AddRange(parsed.Outcome.Issue);
+        merged.Issue.AddRange(oo.Issue);
+        return merged;
+    }
+
+    /// <summary>
+    /// Loads and compiles, single-threaded, everything a validation of the given resource types and of all our profiles
+    /// needs (default: the TRD resource types), so that later concurrent validations only read caches. Call once at start-up.
+    /// </summary>
+    public void WarmUp(IEnumerable<string>? resourceTypes = null)
+    {
+        foreach (var type in resourceTypes ?? CoreSliceBuilder.SeedResourceTypes)
+        {
+            if (ModelInfo.GetTypeForFhirType(type) is not { } t || Activator.CreateInstance(t) is not Resource r) continue;
+            _validator.Validate(r);
+        }
+        foreach (var url in ProfileUrls)
+        {
+            if (_resolver.Resolve(url) is not StructureDefinition { Kind: StructureDefinition.StructureDefinitionKind.Resource, Type: { } type }) continue;
+            if (ModelInfo.GetTypeForFhirType(type) is not { } t || Activator.CreateInstance(t) is not Resource r) continue;
+            _validator.Validate(r, url);
+        }
+        foreach (var url in _byKind.Values) _resolver.Resolve(url);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var d in _owned) d.Dispose();
+    }
+
+    private const string CoreSd = "http://hl7.org/fhir/StructureDefinition/";
+
+    private static IEnumerable<string> ProfilesOf(Resource r, string? extra)
+    {
+        if (extra is not null) yield return extra;
+        foreach (var p in r.Meta?.Profile.OfType<string>() ?? []) yield return p;
+        yield return CoreSd + r.TypeName;
+    }
+
+    private OperationOutcome Finish(OperationOutcome oo, Resource instance, string? profile)
+    {
+        IssueExpressions.Normalise(oo, instance);
+        // A profile whose snapshot could not be generated resolves to nothing; say why, next to the validator's own message.
+        foreach (var (url, failure) in _resolver.SnapshotFailures)
+        {
+            var claimed = profile == url || (instance.Meta?.Profile.Contains(url) ?? false);
+            if (!claimed) continue;
+            foreach (var i in failure.Issue.Where(i => i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal))
+            {
+                oo.Issue.Add(new OperationOutcome.IssueComponent
+                {
+                    Severity = OperationOutcome.IssueSeverity.Error,
+                    Code = OperationOutcome.IssueType.Incomplete,
+                    Diagnostics = $"Snapshot generation failed for profile '{url}': {i.Details?.Text ?? i.Diagnostics}",
+                });
+            }
+        }
+        return oo;
+    }
+
+    private static Firely.Fhir.Validation.Canonical[] SelectProfiles(Firely.Fhir.Validation.Canonical[] profiles, PocoNode node, Dictionary<string, string> byKind)
+    {
+        if (CurrentPolicy.Value != ProfilePolicy.MetaProfileAndKind || node.Poco is not Resource r || r is Bundle) return profiles;
+        if (!byKind.TryGetValue(r.TypeName, out var url) || profiles.Any(p => p.Uri == url)) return profiles;
+        return [.. profiles, new Firely.Fhir.Validation.Canonical(url)];
+    }
+}

@@ -1,0 +1,65 @@
+using Hl7.Fhir.Specification.Terminology;
+
+namespace Trd.Fhir.Profiles;
+
+/// <summary>How <see cref="TrdValidator.ValidateBundle"/> chooses the profiles of each entry.</summary>
+public enum ProfilePolicy
+{
+    /// <summary>Each entry against its core type and every <c>meta.profile</c> it claims.</summary>
+    MetaProfile = 0,
+
+    /// <summary>As <see cref="MetaProfile"/>, and also against <see cref="TrdValidatorOptions.ProfileByResourceType"/>[resourceType].</summary>
+    MetaProfileAndKind = 1,
+}
+
+/// <summary>Severity of the validator's "Unable to resolve reference to profile" issue for a <c>meta.profile</c> nobody knows.</summary>
+public enum UnknownProfileSeverity
+{
+    /// <summary>Default: the instance claims a profile we cannot check, so it is not known to conform.</summary>
+    Error = 0,
+
+    /// <summary>Report it, but let the instance pass (e.g. when clients tag resources with third-party profiles).</summary>
+    Warning = 1,
+}
+
+/// <summary>Options of <see cref="TrdValidator.Create"/>. Every default is the one a CI pipeline wants.</summary>
+public sealed class TrdValidatorOptions
+{
+    /// <summary>Artefacts beyond the embedded <c>profiles/*.json</c> (directories, FHIR NPM packages, in-memory resources).
+    /// Listed first wins; extra sources win over embedded artefacts with the same URL. Default: none.</summary>
+    public IList<ArtifactSource> ExtraSources { get; } = [];
+
+    /// <summary>Include the <c>profiles/*.json</c> embedded at build time. Default: true.</summary>
+    public bool IncludeEmbeddedProfiles { get; set; } = true;
+
+    /// <summary>The R4 core specification archive (Hl7.Fhir.Specification.Data.R4), read only for core artefacts outside
+    /// the embedded slice. Default: <c>specification.zip</c> next to the binary.</summary>
+    public string? SpecificationZipPath { get; set; }
+
+    /// <summary>Serve core artefacts from the embedded slice. Default: true; false reads every core artefact from the zip
+    /// (same results, slower: kept for measurement and for the slice equivalence test).</summary>
+    public bool UseCoreSlice { get; set; } = true;
+
+    /// <summary>Use the pre-generated snapshots of embedded profiles when they match the embedded sources. Default: true.</summary>
+    public bool UsePregeneratedSnapshots { get; set; } = true;
+
+    /// <summary>resourceType → profile URL, applied by <see cref="ProfilePolicy.MetaProfileAndKind"/>. Default: empty.</summary>
+    public IDictionary<string, string> ProfileByResourceType { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Severity of an unresolvable <c>meta.profile</c>. Default: <see cref="UnknownProfileSeverity.Error"/>.</summary>
+    public UnknownProfileSeverity UnknownProfile { get; set; } = UnknownProfileSeverity.Error;
+
+    /// <summary>
+    /// Optional remote terminology service for value sets that are neither ours nor core (e.g. LOINC/SNOMED/RxNorm
+    /// sets). Local first: a value set we can resolve is always checked locally. Default: none (such codes are reported
+    /// by the local service as not checkable). Must be thread-safe.
+    /// </summary>
+    public ICodeValidationTerminologyService? RemoteTerminology { get; set; }
+
+    /// <summary>
+    /// Convenience for <see cref="RemoteTerminology"/>: the base URL of a FHIR terminology server ($validate-code).
+    /// Used only when <see cref="RemoteTerminology"/> is null; calls are serialised (FhirClient is not thread-safe).
+    /// Default: none. Not exercised by the test suite (no network here): treat as an integration point.
+    /// </summary>
+    public Uri? TerminologyServer { get; set; }
+}
