@@ -445,7 +445,7 @@ public sealed class ProtocolToFhir(Identity identity)
                 {
                     var code = m.Role == MedicationRole.Ketamine ? Codes.KetamineAdministration : Codes.EsketamineAdministration;
                     var text = $"{Drugs.Find(m.Drug)!.Display} administration (supervised)";
-                    procedure.Code = new CodeableConcept(Codes.Intervention, code, text, text);
+                    procedure.Code = new CodeableConcept(Codes.Intervention, code, Codes.Display(m.Role) + " administration (supervised)", text);
                     procedure.BasedOn = [Ref("ServiceRequest", $"{m.Id}-administration")];
                     procedure.UsedCode = [Medication(m.Drug)];
                     if (session.DoseMg is { } dose)

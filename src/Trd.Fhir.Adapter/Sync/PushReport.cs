@@ -1,0 +1,38 @@
+using Trd.Fhir.Adapter.Transport;
+
+namespace Trd.Fhir.Adapter.Sync;
+
+public enum PushState
+{
+    /// <summary>The server did not have it; it does now.</summary>
+    Created,
+    /// <summary>The server had an older content; it was updated.</summary>
+    Updated,
+    /// <summary>The server already had exactly this; nothing was sent (or a conditional create matched).</summary>
+    Unchanged,
+    /// <summary>The server refused it or the request failed; the reason says why.</summary>
+    Failed,
+    /// <summary>Not sent: the server cannot write this resource type (its CapabilityStatement) or it depends on one that failed.</summary>
+    Skipped,
+}
+
+/// <summary>What happened to one resource of a push. <see cref="Identifier"/> is our business identifier value (no PHI).</summary>
+public sealed record PushOutcome(string ResourceType, string Identifier, PushState State, string? ServerId, string? Reason);
+
+/// <summary>The result of pushing one protocol: the strategy that finally carried it and one outcome per resource.</summary>
+public sealed record PushReport(string ProtocolId, PushStrategy? Strategy, IReadOnlyList<PushOutcome> Outcomes, IReadOnlyList<string> Notes)
+{
+    public bool Success => Outcomes.All(o => o.State is not (PushState.Failed or PushState.Skipped)) && Outcomes.Count > 0;
+
+    public int Count(PushState state) => Outcomes.Count(o => o.State == state);
+
+    /// <summary>Counts per resource type and state, for the summary table.</summary>
+    public IEnumerable<(string ResourceType, int Created, int Updated, int Unchanged, int Failed, int Skipped)> ByType() =>
+        Outcomes.GroupBy(o => o.ResourceType).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (
+            g.Key,
+            g.Count(o => o.State == PushState.Created),
+            g.Count(o => o.State == PushState.Updated),
+            g.Count(o => o.State == PushState.Unchanged),
+            g.Count(o => o.State == PushState.Failed),
+            g.Count(o => o.State == PushState.Skipped)));
+}

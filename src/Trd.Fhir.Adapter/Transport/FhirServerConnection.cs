@@ -1,0 +1,75 @@
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Rest;
+using Hl7.Fhir.Serialization;
+using Microsoft.Extensions.Logging;
+using Task = System.Threading.Tasks.Task;
+
+namespace Trd.Fhir.Adapter.Transport;
+
+/// <summary>
+/// One FHIR server: hands out a fresh <see cref="FhirClient"/> per operation (FhirClient is not safe to share across
+/// concurrent calls, firely-net-sdk#2633) over the shared, resilient HttpClient, and reads <c>/metadata</c> once.
+/// Knows FHIR, not the protocol.
+/// </summary>
+public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, Uri baseUrl, ILogger<FhirServerConnection> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _capabilitiesLock = new(1, 1);
+    private ServerCapabilities? _capabilities;
+
+    public Uri BaseUrl { get; } = baseUrl;
+
+    public void Dispose() => _capabilitiesLock.Dispose();
+
+    public FhirClient NewClient() => new(BaseUrl, httpClientFactory.CreateClient(TransportContext.HttpClientName), new FhirClientSettings
+    {
+        PreferredFormat = ResourceFormat.Json,
+        VerifyFhirVersion = false,
+        ReturnPreference = ReturnPreference.Representation,
+        // Servers add what they like (Medplum: meta.author/project): read leniently, never fail a push on a response detail.
+        SerializationEngine = FhirSerializationEngineFactory.Ostrich(ModelInfo.ModelInspector),
+    });
+
+    public async Task<ServerCapabilities> CapabilitiesAsync(CancellationToken cancellationToken)
+    {
+        if (_capabilities is { } known)
+            return known;
+        await _capabilitiesLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_capabilities is null)
+            {
+                var statement = await NewClient().CapabilityStatementAsync(SummaryType.False, cancellationToken)
+                    ?? throw new FhirTransportException($"{BaseUrl}metadata returned no CapabilityStatement");
+                _capabilities = ServerCapabilities.From(statement);
+                logger.LogInformation("FHIR server {Software}: transaction {Transaction}, batch {Batch}, {ResourceTypes} resource types", _capabilities.Software, _capabilities.Transaction, _capabilities.Batch, _capabilities.Resources.Count);
+            }
+            return _capabilities;
+        }
+        finally
+        {
+            _capabilitiesLock.Release();
+        }
+    }
+
+    /// <summary>Every resource a search finds, following <c>next</c> links verbatim (opaque, session-scoped on some servers).</summary>
+    public async Task<List<(Resource Resource, string? FullUrl)>> SearchAllAsync(string resourceType, SearchParams query, CancellationToken cancellationToken, int maxPages = 1000)
+    {
+        var client = NewClient();
+        var found = new List<(Resource, string?)>();
+        var page = await client.SearchAsync(query, resourceType, cancellationToken);
+        for (var pages = 0; page is not null && pages < maxPages; pages++)
+        {
+            found.AddRange(page.Entry
+                .Where(e => e.Resource is not null && e.Search?.Mode is null or Bundle.SearchEntryMode.Match or Bundle.SearchEntryMode.Include)
+                .Where(e => e.Resource is not OperationOutcome)
+                .Select(e => (e.Resource!, e.FullUrl)));
+            if (page.NextLink is null)
+                break;
+            page = await client.ContinueAsync(page, PageDirection.Next, cancellationToken);
+        }
+        return found;
+    }
+}
+
+/// <summary>A transport failure the user can act on (server unreachable, refused, unexpected answer).</summary>
+public sealed class FhirTransportException(string message, Exception? inner = null) : Exception(message, inner);
