@@ -19,6 +19,7 @@ public sealed class TrdValidator : IDisposable
     private readonly Validator _validator;
     private readonly Dictionary<string, string> _byKind;
     private readonly IDisposable[] _owned;
+    private bool _prefetch;
 
     private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned)
     {
@@ -35,13 +36,17 @@ public sealed class TrdValidator : IDisposable
     internal TrdResolver Resolver => _resolver;
 
     /// <summary>Builds the validator. Cheap: artefacts are indexed, not parsed; everything else happens on first use.</summary>
-    public static TrdValidator Create(TrdValidatorOptions? options = null)
+    public static TrdValidator Create(TrdValidatorOptions? options = null) =>
+        Create(options ?? new TrdValidatorOptions(),
+            GeneratedArtifacts.Core ?? throw new InvalidOperationException("Trd.Fhir.Profiles was built without Generated/core.pack."),
+            GeneratedArtifacts.Snapshots);
+
+    /// <summary>With explicit packs: used by the generator, which records prefetch lists over the pack it is building.</summary>
+    internal static TrdValidator Create(TrdValidatorOptions options, ArtifactPack corePack, ArtifactPack? snapshotPack)
     {
-        options ??= new TrdValidatorOptions();
         var catalog = new ArtifactCatalog(options.ExtraSources, options.IncludeEmbeddedProfiles);
-        var pack = GeneratedArtifacts.Core ?? throw new InvalidOperationException("Trd.Fhir.Profiles was built without Generated/core.pack.");
-        var core = new CoreSpecStore(pack, options.SpecificationZipPath ?? GeneratedArtifacts.DefaultZipPath, options.UseCoreSlice);
-        var resolver = new TrdResolver(catalog, core, options.UsePregeneratedSnapshots ? GeneratedArtifacts.Snapshots : null);
+        var core = new CoreSpecStore(corePack, options.SpecificationZipPath ?? GeneratedArtifacts.DefaultZipPath, options.UseCoreSlice);
+        var resolver = new TrdResolver(catalog, core, options.UsePregeneratedSnapshots ? snapshotPack : null);
 
         var remote = options.RemoteTerminology;
         IDisposable[] owned = [];
@@ -66,7 +71,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned);
+        return new TrdValidator(resolver, validator, byKind, owned) { _prefetch = options.Prefetch };
     }
 
     /// <summary>
@@ -76,6 +81,7 @@ public sealed class TrdValidator : IDisposable
     public OperationOutcome Validate(Resource resource, string? profile = null)
     {
         ArgumentNullException.ThrowIfNull(resource);
+        if (_prefetch) _resolver.Prefetch(PrefetchKeys(resource, profile));
         var oo = _validator.Validate(resource, profile);
         return Finish(oo, resource, profile);
     }
@@ -86,9 +92,12 @@ public sealed class TrdValidator : IDisposable
     public OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy = ProfilePolicy.MetaProfile)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        _resolver.Prefetch(bundle.Entry.Select(e => e.Resource).OfType<Resource>()
-            .SelectMany(r => ProfilesOf(r, policy == ProfilePolicy.MetaProfileAndKind && _byKind.TryGetValue(r.TypeName, out var k) ? k : null))
-            .Prepend(CoreSd + "Bundle").Distinct(StringComparer.Ordinal));
+        if (_prefetch)
+        {
+            _resolver.Prefetch(bundle.Entry.Select(e => e.Resource).OfType<Resource>()
+                .SelectMany(r => PrefetchKeys(r, policy == ProfilePolicy.MetaProfileAndKind && _byKind.TryGetValue(r.TypeName, out var k) ? k : null))
+                .Prepend(nameof(Bundle)).Distinct(StringComparer.Ordinal));
+        }
         var previous = CurrentPolicy.Value;
         CurrentPolicy.Value = policy;
         try
@@ -140,13 +149,19 @@ public sealed class TrdValidator : IDisposable
         foreach (var d in _owned) d.Dispose();
     }
 
-    private const string CoreSd = "http://hl7.org/fhir/StructureDefinition/";
-
-    private static IEnumerable<string> ProfilesOf(Resource r, string? extra)
+    /// <summary>Keys of the recorded prefetch lists: our profiles by URL, core types by name (see the generator).</summary>
+    private static IEnumerable<string> PrefetchKeys(Resource r, string? profile)
     {
-        if (extra is not null) yield return extra;
+        if (profile is not null) yield return profile;
         foreach (var p in r.Meta?.Profile.OfType<string>() ?? []) yield return p;
-        yield return CoreSd + r.TypeName;
+        yield return r.TypeName;
+    }
+
+    /// <summary>The URIs a cold validation of <paramref name="instance"/> requests, in order (generator use).</summary>
+    internal IReadOnlyList<string> RecordRequests(Resource instance, string? profile)
+    {
+        _validator.Validate(instance, profile);
+        return _resolver.RequestLog.ToList();
     }
 
     private OperationOutcome Finish(OperationOutcome oo, Resource instance, string? profile)

@@ -43,6 +43,10 @@ public sealed class TrdValidatorOptions
     /// <summary>Use the pre-generated snapshots of embedded profiles when they match the embedded sources. Default: true.</summary>
     public bool UsePregeneratedSnapshots { get; set; } = true;
 
+    /// <summary>On the first validation of a resource type or profile, load on a second core the artefacts the validator
+    /// is known (recorded by the generator) to ask for next. Default: true; ignored on a single-core machine.</summary>
+    public bool Prefetch { get; set; } = true;
+
     /// <summary>resourceType → profile URL, applied by <see cref="ProfilePolicy.MetaProfileAndKind"/>. Default: empty.</summary>
     public IDictionary<string, string> ProfileByResourceType { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 

@@ -60,6 +60,7 @@ if (variant == "trd")
     {
         UseCoreSlice = !args.Contains("--no-slice"),
         UsePregeneratedSnapshots = !args.Contains("--no-pregen"),
+        Prefetch = !args.Contains("--no-prefetch"),
     };
     if (profilesDir is not null) options.ExtraSources.Add(ArtifactSource.Directory(profilesDir));
     using var validator = TrdValidator.Create(options);

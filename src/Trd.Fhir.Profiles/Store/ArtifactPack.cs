@@ -83,6 +83,13 @@ internal sealed class ArtifactPack
         return output.ToArray();
     }
 
+    /// <summary>A JSON array of strings (a recorded prefetch list).</summary>
+    public static IReadOnlyList<string> ReadList(byte[] json) =>
+        System.Text.Json.JsonSerializer.Deserialize(json, PackJsonContext.Default.StringArray) ?? [];
+
+    public static byte[] WriteList(IEnumerable<string> items) =>
+        System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(items.ToArray(), PackJsonContext.Default.StringArray);
+
     /// <summary>Writes a pack. Entries are written in the order given (callers sort them for determinism).</summary>
     public static byte[] Write(string inputsHash, IEnumerable<(PackEntry Entry, byte[]? Json)> items)
     {
@@ -130,3 +137,6 @@ internal sealed class ArtifactPack
         return ms.ToArray();
     }
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class PackJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

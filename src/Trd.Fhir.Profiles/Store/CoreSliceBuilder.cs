@@ -35,7 +35,9 @@ internal static class CoreSliceBuilder
 
     /// <param name="zipPath">specification.zip of Hl7.Fhir.Specification.Data.R4.</param>
     /// <param name="externalCanonicals">Canonical URLs our own artefacts point at (bases, types, bindings…); those found in core are seeds.</param>
-    public static Result Build(string zipPath, IEnumerable<string> externalCanonicals)
+    /// <param name="recordPrefetch">Given the finished pack, returns (resource type, URIs a cold validation requests) to embed.</param>
+    public static Result Build(string zipPath, IEnumerable<string> externalCanonicals,
+        Func<ArtifactPack, IEnumerable<(string Key, IReadOnlyList<string> Uris)>>? recordPrefetch = null)
     {
         var external = externalCanonicals.Select(StripVersion).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
@@ -137,7 +139,14 @@ internal static class CoreSliceBuilder
         }
 
         var hash = InputsHash(zipPath, external);
-        return new Result(ArtifactPack.Write(hash, items), hash, index.Count, slice.Count, slice.ToList());
+        var pack = ArtifactPack.Write(hash, items);
+        if (recordPrefetch is not null)
+        {
+            foreach (var (key, uris) in recordPrefetch(ArtifactPack.Read(pack)).OrderBy(l => l.Key, StringComparer.Ordinal).ToList())
+                items.Add((new PackEntry(TrdResolver.PrefetchPrefix + key, null, "PrefetchList", PackEntryKind.Json, "", 0, 0, ""), ArtifactPack.WriteList(uris)));
+            pack = ArtifactPack.Write(hash, items);
+        }
+        return new Result(pack, hash, index.Count, slice.Count, slice.ToList());
     }
 
     /// <summary>sha256 over the builder version, the spec archive, the seed list and our external canonicals.</summary>

@@ -69,7 +69,20 @@ internal static class GeneratedArtifacts
     }
 
     public static CoreSliceBuilder.Result BuildCorePack(string zipPath) =>
-        CoreSliceBuilder.Build(zipPath, ExternalCanonicals(ArtifactCatalog.ReadEmbedded()));
+        CoreSliceBuilder.Build(zipPath, ExternalCanonicals(ArtifactCatalog.ReadEmbedded()), RecordCorePrefetch);
+
+    /// <summary>For each seed type: what a cold validator requests, in order, validating an empty instance of it.</summary>
+    private static IEnumerable<(string, IReadOnlyList<string>)> RecordCorePrefetch(ArtifactPack pack)
+    {
+        foreach (var type in CoreSliceBuilder.SeedResourceTypes)
+        {
+            using var validator = TrdValidator.Create(new TrdValidatorOptions { IncludeEmbeddedProfiles = false, Prefetch = false }, pack, null);
+            yield return (type, validator.RecordRequests(NewInstance(type), null));
+        }
+    }
+
+    private static Resource NewInstance(string type) =>
+        (Resource)Activator.CreateInstance(ModelInfo.GetTypeForFhirType(type) ?? throw new InvalidOperationException($"Unknown type {type}"))!;
 
     /// <summary>
     /// Snapshots of every embedded StructureDefinition that has none, generated against <paramref name="core"/>.
@@ -91,7 +104,16 @@ internal static class GeneratedArtifacts
             var json = Encoding.UTF8.GetBytes(serializer.SerializeToString(sd));
             items.Add((new PackEntry(e.Url, e.Version, e.ResourceType, PackEntryKind.Json, "", 0, 0, setHash), json));
         }
+        // What a cold validator requests for each of our resource profiles (without pre-generated snapshots, so the base
+        // artefacts the snapshot generator reads are in the list too).
+        foreach (var e in catalog.Entries.Where(e => e.ResourceType == "StructureDefinition").OrderBy(e => e.Url, StringComparer.Ordinal))
+        {
+            if (resolver.Resolve(e.Url) is not StructureDefinition { Kind: StructureDefinition.StructureDefinitionKind.Resource, Type: { } type }) continue;
+            using var validator = TrdValidator.Create(new TrdValidatorOptions { Prefetch = false, UsePregeneratedSnapshots = false }, core.Pack, null);
+            var uris = validator.RecordRequests(NewInstance(type), e.Url);
+            items.Add((new PackEntry(TrdResolver.PrefetchPrefix + e.Url, null, "PrefetchList", PackEntryKind.Json, "", 0, 0, setHash), ArtifactPack.WriteList(uris)));
+        }
         var inputs = setHash + "+" + (core.Pack.InputsHash);
-        return (ArtifactPack.Write(inputs, items), items.Select(i => i.Item1.Url).ToList(), resolver.SnapshotFailures);
+        return (ArtifactPack.Write(inputs, items), items.Select(i => i.Item1.Url).Where(u => !u.StartsWith(TrdResolver.PrefetchPrefix, StringComparison.Ordinal)).ToList(), resolver.SnapshotFailures);
     }
 }

@@ -48,49 +48,6 @@ internal sealed class TrdResolver : IAsyncResourceResolver
     /// <summary>Our StructureDefinitions whose snapshot could not be generated, with the generator's outcome.</summary>
     public IReadOnlyDictionary<string, OperationOutcome> SnapshotFailures => _snapshotFailures;
 
-    /// <summary>
-    /// Starts loading, on a pool thread, the StructureDefinitions (and required value sets) the validator will ask for when
-    /// it compiles <paramref name="url"/>: its base chain, element types, type profiles, reference targets and bindings.
-    /// The validator's own requests then find them cached or wait for the one in flight; nothing is loaded twice.
-    /// On a 2-core CI machine this overlaps parsing with the validator's JIT and schema compilation.
-    /// </summary>
-    public void Prefetch(IEnumerable<string> urls)
-    {
-        var todo = urls.Where(u => _prefetched.TryAdd(u, 0)).ToList();
-        if (todo.Count == 0) return;
-        _ = System.Threading.Tasks.Task.Run(() =>
-        {
-            try
-            {
-                var seen = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var u in todo) Walk(u, seen, deep: true);
-            }
-            catch (Exception)
-            {
-                // Prefetch is an optimisation only: the validator's own request reports any real problem.
-            }
-        });
-    }
-
-    private void Walk(string url, HashSet<string> seen, bool deep)
-    {
-        if (!seen.Add(url)) return;
-        var r = Resolve(url);
-        if (!deep || r is not StructureDefinition sd) return;
-        if (sd.BaseDefinition is { } b) Walk(b, seen, deep: true);
-        foreach (var ed in sd.Snapshot?.Element ?? [])
-        {
-            foreach (var t in ed.Type)
-            {
-                if (t.Code is { } code && !code.StartsWith("http://hl7.org/fhirpath/", StringComparison.Ordinal))
-                    Walk(code.Contains(':', StringComparison.Ordinal) ? code : "http://hl7.org/fhir/StructureDefinition/" + code, seen, deep: true);
-                foreach (var p in t.Profile.OfType<string>()) Walk(p, seen, deep: true);
-                foreach (var p in t.TargetProfile.OfType<string>()) Walk(p, seen, deep: false);
-            }
-            if (ed.Binding is { Strength: Hl7.Fhir.Model.BindingStrength.Required, ValueSet: { } vs }) Walk(vs, seen, deep: false);
-        }
-    }
-
     public Task<Resource?> ResolveByCanonicalUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
 
     public Task<Resource?> ResolveByUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
@@ -98,13 +55,26 @@ internal sealed class TrdResolver : IAsyncResourceResolver
     /// <summary>Every URI requested, in first-request order (diagnostics; the generator records prefetch lists from it).</summary>
     public ConcurrentQueue<string> RequestLog { get; } = new();
 
-    /// <summary>Loads exactly these URIs, in order, on a pool thread.</summary>
-    public void PrefetchExact(IReadOnlyList<string> uris)
+    /// <summary>
+    /// Loads, on a pool thread and in order, the URIs the validator is known to request when it first compiles
+    /// <paramref name="key"/> (a resource type or one of our profiles), recorded by the generator. The validator's own
+    /// requests then find them cached, or wait for the one in flight; nothing is loaded twice. This overlaps artefact
+    /// parsing with the validator's schema compilation on the second core. Each key is prefetched once per process.
+    /// </summary>
+    public void Prefetch(IEnumerable<string> keys)
     {
+        if (Environment.ProcessorCount < 2) return;
+        var uris = new List<string>();
+        foreach (var key in keys)
+        {
+            if (!_prefetched.TryAdd(key, 0)) continue;
+            if (_snapshotByUrl.TryGetValue(PrefetchPrefix + key, out var mine)) uris.AddRange(ArtifactPack.ReadList(_snapshots!.ReadJson(mine)));
+            else if (_core.Find(PrefetchPrefix + key, null) is { Kind: PackEntryKind.Json } core) uris.AddRange(ArtifactPack.ReadList(_core.Pack.ReadJson(core)));
+        }
         if (uris.Count == 0) return;
         _ = System.Threading.Tasks.Task.Run(() =>
         {
-            foreach (var u in uris)
+            foreach (var u in uris.Distinct(StringComparer.Ordinal))
             {
                 try
                 {
@@ -117,6 +87,9 @@ internal sealed class TrdResolver : IAsyncResourceResolver
             }
         });
     }
+
+    /// <summary>Index key of a recorded prefetch list in a pack: <c>prefetch:</c> + resource type or profile URL.</summary>
+    internal const string PrefetchPrefix = "prefetch:";
 
     public Resource? Resolve(string uri) =>
         _cache.GetOrAdd(uri, u => new Lazy<Resource?>(() => Load(u), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
