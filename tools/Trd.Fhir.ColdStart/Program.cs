@@ -65,7 +65,6 @@ if (variant == "trd")
     if (profilesDir is not null) options.ExtraSources.Add(ArtifactSource.Directory(profilesDir));
     using var validator = TrdValidator.Create(options);
     Stamp("TrdValidator.Create");
-    if (Opt("--prefetch") is { } pf) validator.Resolver.PrefetchExact(File.ReadAllLines(pf));
     oo = parsed.Resource is Bundle b ? validator.ValidateBundle(b) : validator.Validate(parsed.Resource);
     Stamp("validated");
     if (Opt("--record") is { } rec) File.WriteAllLines(rec, validator.Resolver.RequestLog);
