@@ -10,6 +10,9 @@ public static class CliApp
         var root = new RootCommand("trd-fhir: map, validate and sync treatment-resistant-depression protocols as FHIR R4")
         {
             MapCommand.Create(console),
+            SyncCommands.Push(console),
+            SyncCommands.Pull(console),
+            SyncCommands.Probe(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -32,6 +35,17 @@ public static class CliApp
         {
             console.Error($"trd-fhir: {e.Message}");
             return ExitCodes.UsageOrInput;
+        }
+        catch (ArgumentException e)
+        {
+            console.Error($"trd-fhir: {e.Message}");
+            return ExitCodes.UsageOrInput;
+        }
+        catch (Exception e) when (e is HttpRequestException or Transport.FhirTransportException or Hl7.Fhir.Rest.FhirOperationException or TaskCanceledException)
+        {
+            // Server unreachable or refusing: a sync failure, said plainly (no stack trace, no request content).
+            console.Error($"trd-fhir: the FHIR server could not be used: {e.Message}");
+            return ExitCodes.ValidationFailed;
         }
     }
 }
