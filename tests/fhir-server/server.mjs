@@ -37,7 +37,7 @@ const ENGINE_VERSION = JSON.parse(
 // ---------------------------------------------------------------------------------------------
 
 const USAGE = `usage: node server.mjs [--port N] [--host ADDR] [--no-tx-caps] [--no-validate]
-                      [--page-size N] [--max-page-size N] [--verbose] [--watch-stdin | --no-watch-stdin]
+                      [--page-size N] [--max-page-size N] [--verbose] [--watch-stdin | --no-watch-stdin] [--seed FILE]
   --port N           port to listen on; 0 picks a free port (default 8080)
   --host ADDR        address to bind (default 127.0.0.1)
   --no-tx-caps       lift Medplum's transaction caps (>8 entries with a conditional entry, >50 updates)
@@ -45,7 +45,8 @@ const USAGE = `usage: node server.mjs [--port N] [--host ADDR] [--no-tx-caps] [-
   --page-size N      default _count for searches (default 20)
   --max-page-size N  largest _count honoured; larger values are silently capped (default 100)
   --verbose          log every request on stderr (default: only responses with status >= 400)
-  --watch-stdin      exit when stdin closes (default: on when stdin is a pipe or socket)`;
+  --watch-stdin      exit when stdin closes (default: on when stdin is a pipe or socket)
+  --seed FILE        a JSON Bundle of resources the simulated EHR already holds (e.g. registered patients); repeatable`;
 
 function parseArgs(argv) {
   const opts = {
@@ -57,6 +58,7 @@ function parseArgs(argv) {
     maxPageSize: 100,
     verbose: false,
     watchStdin: undefined,
+    seed: [],
   };
   const intArg = (name, value) => {
     const n = Number.parseInt(value ?? '', 10);
@@ -73,6 +75,9 @@ function parseArgs(argv) {
         break;
       case '--host':
         opts.host = argv[++i] ?? fail('--host needs a value');
+        break;
+      case '--seed':
+        opts.seed.push(argv[++i] ?? fail('--seed needs a file'));
         break;
       case '--no-tx-caps':
         opts.txCaps = false;
@@ -853,6 +858,14 @@ if (opts.watchStdin ?? stdinIsPipe()) {
 }
 
 server.on('error', (err) => fail(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`));
+// --seed <bundle.json>: resources the simulated EHR already holds (e.g. the registered patients), created before listening.
+for (const file of opts.seed) {
+  const seed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  for (const entry of seed.entry ?? []) {
+    repo.createResourceSync(entry.resource);
+  }
+}
+
 server.listen(opts.port, opts.host, () => {
   const { port } = server.address();
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;

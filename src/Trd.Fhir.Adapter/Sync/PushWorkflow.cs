@@ -78,7 +78,9 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                 used = strategy;
                 if (strategy == PushStrategy.Transaction)
                 {
-                    var refusal = await TryTransactionAsync(pending, cancellationToken);
+                    var refusal = ForcedStrategy is null && server.TransactionRefusedAtSize <= pending.Count
+                        ? $"this server refused a transaction of {server.TransactionRefusedAtSize} entries earlier in this run"
+                        : await TryTransactionAsync(pending, cancellationToken);
                     if (refusal is null)
                         break;
                     strategy = capabilities.Batch || ForcedStrategy == PushStrategy.Transaction ? PushStrategy.Batch : PushStrategy.Individual;
@@ -286,6 +288,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         }
         catch (FhirOperationException e) when (IsRefusal(e.Status))
         {
+            server.RememberTransactionRefusal(pending.Count);
             return $"{(int)e.Status} {OutcomeText(e.Outcome) ?? e.Message}";
         }
         Record(pending, response, "transaction");

@@ -20,6 +20,15 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
 
     public void Dispose() => _capabilitiesLock.Dispose();
 
+    /// <summary>
+    /// The smallest transaction this server has refused as a whole (e.g. Medplum's cap on conditional entries), so later
+    /// pushes of that size go straight to the fallback instead of paying for the refusal again. Null until one is refused.
+    /// </summary>
+    public int? TransactionRefusedAtSize { get; private set; }
+
+    public void RememberTransactionRefusal(int entries) =>
+        TransactionRefusedAtSize = TransactionRefusedAtSize is { } known ? Math.Min(known, entries) : entries;
+
     public FhirClient NewClient() => new(BaseUrl, httpClientFactory.CreateClient(TransportContext.HttpClientName), new FhirClientSettings
     {
         PreferredFormat = ResourceFormat.Json,
