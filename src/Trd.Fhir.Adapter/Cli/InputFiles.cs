@@ -2,7 +2,7 @@ namespace Trd.Fhir.Adapter.Cli;
 
 internal static class InputFiles
 {
-    /// <summary>Files as given, and the *.json files of directories (recursive, sorted). Reports paths that do not exist.</summary>
+    /// <summary>Files as given, and the *.json files directly in given directories (sorted). Reports paths that do not exist.</summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> paths, CliConsole console, out bool missing)
     {
         missing = false;

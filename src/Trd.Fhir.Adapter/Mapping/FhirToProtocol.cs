@@ -566,6 +566,12 @@ public sealed class FhirToProtocol(Identity identity)
             var sessions = new List<DeliveredSession>();
             foreach (var (procedure, at) in OfType<Procedure>())
             {
+                if (procedure.Status is EventStatus.EnteredInError)
+                {
+                    _used.Add(procedure);
+                    Warn(at, ProblemCode.NotInterpretable, "Procedure with status entered-in-error skipped");
+                    continue;
+                }
                 var order = procedure.BasedOn.Select(Resolve).FirstOrDefault(r => r is not null && orders.ContainsKey(r.Resource));
                 var date = procedure.Performed switch
                 {
@@ -614,7 +620,7 @@ public sealed class FhirToProtocol(Identity identity)
             foreach (var (skipped, at) in OfType<Observation>().Except(observations))
             {
                 _used.Add(skipped);
-                Warn(at, ProblemCode.NotInterpretable, $"Observation with status {skipped.Status} skipped");
+                Warn(at, ProblemCode.NotInterpretable, $"Observation with status {Kebab.ToKebab(skipped.Status.ToString()!)} skipped");
             }
             var drafts = new List<Draft>();
             // 1. panels: members through hasMember, or components on the panel itself

@@ -47,9 +47,9 @@ internal static class ProtocolChecks
             if (phase.Actual is { Start: { } actualStart, End: { } actualEnd } && actualEnd < actualStart)
                 c.Error($"{at}.actual.end", ProblemCode.DateOrder, "actual end is before actual start");
             if (phase.Status is PhaseStatus.Active or PhaseStatus.Completed or PhaseStatus.Stopped && phase.Actual?.Start is null)
-                c.Error($"{at}.actual.start", ProblemCode.MissingProperty, $"a {Kebab.Name(phase.Status)} phase needs its actual start date", "add \"actual\": { \"start\": \"YYYY-MM-DD\" }");
+                c.Error($"{at}.actual.start", ProblemCode.MissingProperty, $"{Article(phase.Status)} {Kebab.Name(phase.Status)} phase needs its actual start date", "add \"actual\": { \"start\": \"YYYY-MM-DD\" }");
             if (phase.Status is PhaseStatus.Completed or PhaseStatus.Stopped && phase.Actual?.End is null)
-                c.Error($"{at}.actual.end", ProblemCode.MissingProperty, $"a {Kebab.Name(phase.Status)} phase needs its actual end date", "add the end date to \"actual\"");
+                c.Error($"{at}.actual.end", ProblemCode.MissingProperty, $"{Article(phase.Status)} {Kebab.Name(phase.Status)} phase needs its actual end date", "add the end date to \"actual\"");
             if (phase.Status is PhaseStatus.Planned && phase.Actual is not null)
                 c.Error($"{at}.actual", ProblemCode.Inconsistent, "a planned phase has no actual period yet", "set status to active once the phase has started, or remove \"actual\"");
             if (phase.Status is PhaseStatus.Active && phase.Actual?.End is not null)
@@ -63,6 +63,8 @@ internal static class ProtocolChecks
                 c.Warning($"{at}.minimumDuration", ProblemCode.Inconsistent, "the TRD protocol keeps phase 2 for at least 6 months", "set minimumDuration to 6 months");
         }
     }
+
+    private static string Article(PhaseStatus status) => status == PhaseStatus.Active ? "an" : "a";
 
     private static int Weeks(MinimumDuration d) => d.Unit == DurationUnit.Week ? d.Value : (int)Math.Floor(d.Value * 52 / 12.0);
 
@@ -78,6 +80,11 @@ internal static class ProtocolChecks
                 var at = $"$.phases[{p}].interventions[{i}]";
                 if (!ids.TryAdd(intervention.Id, at))
                     c.Error($"{at}.id", ProblemCode.Duplicate, $"intervention id '{intervention.Id}' is already used at {ids[intervention.Id]}", "give every intervention of the protocol its own id");
+                foreach (var derived in DerivedIds(intervention))
+                {
+                    if (!ids.TryAdd(derived, at))
+                        c.Error($"{at}.id", ProblemCode.Duplicate, $"intervention '{intervention.Id}' stands for the order '{derived}', which clashes with the intervention at {ids[derived]}", "rename one of the two interventions");
+                }
                 switch (intervention)
                 {
                     case MedicationIntervention m:
@@ -122,6 +129,16 @@ internal static class ProtocolChecks
         }
     }
 
+    /// <summary>The order identities an intervention maps to besides its own id (TMS acute/maintenance, HRV practice/review,
+    /// supervised administration): they share the identifier space with the intervention ids.</summary>
+    private static IEnumerable<string> DerivedIds(Intervention intervention) => intervention switch
+    {
+        TmsIntervention t => [$"{t.Id}-acute", $"{t.Id}-maintenance"],
+        HrvBiofeedbackIntervention h => [$"{h.Id}-practice", $"{h.Id}-review"],
+        MedicationIntervention { Supervised: true } m => [$"{m.Id}-administration"],
+        _ => [],
+    };
+
     private static void CheckMedication(MedicationIntervention m, string at, JsonCursor c)
     {
         var drug = Drugs.Find(m.Drug)!;
@@ -143,6 +160,8 @@ internal static class ProtocolChecks
             };
             c.Error($"{at}.role", ProblemCode.Inconsistent, $"'{m.Drug}' cannot have the role {Kebab.Name(m.Role)}", hint);
         }
+        if (m.Supervised && m.Role is not (MedicationRole.Esketamine or MedicationRole.Ketamine))
+            c.Error($"{at}.supervised", ProblemCode.Inconsistent, "supervised administration (with sessions) is recorded for esketamine and ketamine only", "remove \"supervised\" from this medication");
         if (m.Role is MedicationRole.Esketamine or MedicationRole.Ketamine && !m.Supervised)
             c.Error($"{at}.supervised", ProblemCode.Inconsistent, $"{drug.Display} is given only under supervision", "set \"supervised\": true");
         var perDay = m.Schedule.Unit == ScheduleUnit.Day ? m.DoseMg * m.Schedule.Times / m.Schedule.Every : m.DoseMg * m.Schedule.Times / (7m * m.Schedule.Every);
@@ -184,6 +203,11 @@ internal static class ProtocolChecks
                 PsychotherapyIntervention => session.Tms is null && session.Ect is null && session.Stage is null && session.DoseMg is null,
                 _ => false,
             };
+            if (intervention is MedicationIntervention { Supervised: false } unsupervised)
+            {
+                c.Error($"{at}.intervention", ProblemCode.Inconsistent, $"sessions of '{unsupervised.Id}' are recorded only when its administration is supervised", $"set \"supervised\": true on '{unsupervised.Id}' (esketamine/ketamine), or remove the session");
+                continue;
+            }
             if (intervention is not (TmsIntervention or EctIntervention or PsychotherapyIntervention or MedicationIntervention { Supervised: true }))
             {
                 c.Error($"{at}.intervention", ProblemCode.Inconsistent, $"sessions are recorded for TMS, ECT, psychotherapy and supervised esketamine/ketamine, not for '{intervention.Id}' ({Kebab.Name(intervention.Kind)})", "remove the session or point it at the right intervention");

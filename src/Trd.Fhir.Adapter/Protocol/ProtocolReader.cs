@@ -64,11 +64,18 @@ public static partial class ProtocolReader
 
     private static string FirstSentence(string message)
     {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut].TrimEnd() : message;
+        // System.Text.Json appends "Path: $ | LineNumber: 160 | BytePositionInLine: 0." (zero-based): the problem carries
+        // the one-based line and column instead.
+        foreach (var marker in new[] { " Path:", " LineNumber:" })
+        {
+            var cut = message.IndexOf(marker, StringComparison.Ordinal);
+            if (cut > 0)
+                message = message[..cut];
+        }
+        return message.TrimEnd();
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}\z")]
     internal static partial Regex IdPattern();
 
     private static TrdProtocol? ReadProtocol(JsonElement root, JsonCursor c)
@@ -112,7 +119,7 @@ public static partial class ProtocolReader
         c.OnlyKnown(identifier, idAt, "system", "value");
         var system = c.String(identifier, idAt, "system", required: true);
         var value = c.String(identifier, idAt, "value", required: true);
-        if (system is not null && !Uri.TryCreate(system, UriKind.Absolute, out _))
+        if (system is not null && !(Uri.TryCreate(system, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "urn" or "oid"))
         {
             c.Error("$.patient.identifier.system", ProblemCode.InvalidValue, $"'{system}' is not an absolute URI", "use the identifier system's URI, e.g. urn:oid:… or https://…");
             system = null;
@@ -125,7 +132,7 @@ public static partial class ProtocolReader
         return system is null || value is null ? null : new PatientRef(system, value, reference);
     }
 
-    [GeneratedRegex("^Patient/[A-Za-z0-9.-]{1,64}$")]
+    [GeneratedRegex(@"^Patient/[A-Za-z0-9.-]{1,64}\z")]
     private static partial Regex ReferencePattern();
 
     private static Diagnosis? ReadDiagnosis(JsonElement e, string at, JsonCursor c)
@@ -408,7 +415,7 @@ public static partial class ProtocolReader
         }
         var difficulty = c.Enum<Phq9Difficulty>(e, at, "difficulty", required: false);
         var stated = c.Int(e, at, "total", required: false, 0, 27);
-        if (items is null && stated is null && !e.TryGetProperty("items", out _) && !e.TryGetProperty("total", out _))
+        if (items is null && stated is null && !HasValue(e, "items") && !HasValue(e, "total"))
         {
             c.Error(at, ProblemCode.MissingProperty, "a PHQ-9 assessment needs its item scores or its total", "add \"items\": [nine scores 0–3] (preferred) or \"total\": 0–27");
             return null;
@@ -424,6 +431,8 @@ public static partial class ProtocolReader
         }
         return new Phq9Assessment(date.Value, scores, difficulty, sum ?? stated!.Value);
     }
+
+    private static bool HasValue(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
 
     private static bool IsObject(JsonElement e, string at, JsonCursor c)
     {

@@ -159,7 +159,7 @@ public class FhirToProtocolTests
         var result = ReadEhr(Patient(), wrong);
 
         Assert.Empty(result.Protocol!.Phq9);
-        Assert.Contains(result.Problems, p => p.Message.Contains("EnteredInError", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.Message.Contains("status entered-in-error skipped", StringComparison.Ordinal));
     }
 
     [Fact]

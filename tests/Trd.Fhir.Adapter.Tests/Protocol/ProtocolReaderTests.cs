@@ -170,4 +170,57 @@ public class ProtocolReaderTests
 
         Assert.True(result.Success, string.Join("\n", result.Problems));
     }
+
+    [Fact]
+    public void Read_Phq9WithOnlyNullScores_ReportsMissingScores()
+    {
+        var problem = Assert.Single(Errors(With("\"items\": [2, 2, 2, 2, 2, 2, 2, 1, 0], \"total\": 15", "\"items\": null, \"total\": null")));
+
+        Assert.Equal(ProblemCode.MissingProperty, problem.Code);
+        Assert.Equal("$.phq9[0]", problem.Path);
+    }
+
+    [Fact]
+    public void Read_IdWithTrailingNewline_IsRejected()
+    {
+        var problem = Assert.Single(Errors(With("\"id\": \"t-1\"", "\"id\": \"t-1\\n\"")));
+
+        Assert.Equal("$.id", problem.Path);
+    }
+
+    [Fact]
+    public void Read_RelativeIdentifierSystem_IsRejected()
+    {
+        var problem = Assert.Single(Errors(With("https://hospital.example.org/fhir/sid/mrn", "/mrn")));
+
+        Assert.Equal("$.patient.identifier.system", problem.Path);
+    }
+
+    [Fact]
+    public void Read_InterventionIdClashingWithADerivedOrder_ReportsDuplicate()
+    {
+        var json = With("{ \"id\": \"sertraline\"", "{ \"id\": \"tms-acute\"").Replace("\"drug\": \"sertraline\"", "\"drug\": \"sertraline\"", StringComparison.Ordinal);
+
+        var problem = Assert.Single(Errors(json));
+
+        Assert.Equal(ProblemCode.Duplicate, problem.Code);
+        Assert.Contains("'tms-acute'", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_SupervisedSsri_ReportsInconsistent()
+    {
+        var problem = Assert.Single(Errors(With("\"doseMg\": 150,", "\"doseMg\": 150, \"supervised\": true,")));
+
+        Assert.Equal("$.phases[0].interventions[0].supervised", problem.Path);
+    }
+
+    [Fact]
+    public void Read_InvalidJson_MessageHasNoZeroBasedLineNumber()
+    {
+        var problem = Assert.Single(Errors("{\n  \"id\": \"x\",\n  oops\n}"));
+
+        Assert.Equal(3, problem.Line);
+        Assert.DoesNotContain("LineNumber", problem.Message, StringComparison.Ordinal);
+    }
 }
