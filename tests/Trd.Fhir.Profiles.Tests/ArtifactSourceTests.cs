@@ -69,6 +69,21 @@ public sealed class ArtifactSourceTests : IDisposable
     }
 
     [Fact]
+    public void Validate_ProfileWithUnresolvableBase_ReportsTheSnapshotFailure()
+    {
+        var broken = ProfileJson.Replace("http://hl7.org/fhir/StructureDefinition/Patient\"", "http://example.org/fhir/StructureDefinition/missing-base\"", StringComparison.Ordinal);
+        var options = new TrdValidatorOptions { IncludeEmbeddedProfiles = false };
+        options.ExtraSources.Add(ArtifactSource.FromResources(TrdFhirParser.ParseJson(broken).Resource!));
+        using var validator = TrdValidator.Create(options);
+
+        var oo = validator.Validate(new Patient { Id = "p1" }, PackagePatient);
+
+        Assert.False(oo.Success);
+        Assert.Contains(oo.Issue, i => i.Diagnostics?.Contains("Snapshot generation failed for profile '" + PackagePatient + "'", StringComparison.Ordinal) == true
+            && i.Diagnostics.Contains("missing-base", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Directory_Missing_Throws()
     {
         var options = new TrdValidatorOptions();
