@@ -1,6 +1,7 @@
 using Firely.Fhir.Validation;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Rest;
+using Hl7.Fhir.Specification.Source;
 using Hl7.Fhir.Specification.Terminology;
 using Trd.Fhir.Profiles.Store;
 using Trd.Fhir.Profiles.Validation;
@@ -32,6 +33,12 @@ public sealed class TrdValidator : IDisposable
     /// <summary>Canonical URLs of the StructureDefinitions we know beyond core (embedded + extra sources).</summary>
     public IReadOnlyList<string> ProfileUrls =>
         _resolver.Ours.Entries.Where(e => e.ResourceType == "StructureDefinition").Select(e => e.Url).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// The resolver the validator uses: our artefacts (with their snapshots) → core R4, cached and thread-safe. For tools
+    /// that need exactly what the validator sees, e.g. the NPM package builder shipping our snapshots.
+    /// </summary>
+    public IAsyncResourceResolver ResourceResolver => _resolver;
 
     internal TrdResolver Resolver => _resolver;
 

@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using Hl7.Fhir.Specification.Source;
 using static Hl7.Fhir.Model.OperationOutcome;
 
 namespace Trd.Fhir.Profiles.Tests;
@@ -176,6 +177,16 @@ public class TrdValidatorTests(ValidatorFixture fixture) : IClassFixture<Validat
         Assert.Contains(TestData.Phq9Total, _sut.ProfileUrls);
         Assert.Contains(TestData.CarePlanProfile, _sut.ProfileUrls);
         Assert.Contains(TestData.InstrumentVersion, _sut.ProfileUrls);
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task ResourceResolver_OurProfile_HasASnapshotAndCoreResolves()
+    {
+        var sd = (await _sut.ResourceResolver.TryResolveByCanonicalUriAsync(TestData.Phq9Total)).Value as StructureDefinition;
+        var core = (await _sut.ResourceResolver.TryResolveByCanonicalUriAsync("http://hl7.org/fhir/StructureDefinition/Observation|4.0.1")).Value;
+
+        Assert.True(sd?.HasSnapshot);
+        Assert.IsType<StructureDefinition>(core);
     }
 
     internal static Observation Mutate(string mutation)
