@@ -430,6 +430,11 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             }
             RecordOne(item, client.LastResult, stored);
         }
+        catch (FhirOperationException e) when ((int)e.Status is >= 200 and < 300)
+        {
+            // Stored, but the body was not a readable resource (an empty or odd body): the Location still says where it is.
+            RecordOne(item, client.LastResult, null);
+        }
         catch (FhirOperationException e)
         {
             var why = e.Status == HttpStatusCode.PreconditionFailed

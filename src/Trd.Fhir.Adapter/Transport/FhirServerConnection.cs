@@ -33,7 +33,8 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
     {
         PreferredFormat = ResourceFormat.Json,
         VerifyFhirVersion = false,
-        ReturnPreference = ReturnPreference.Representation,
+        // Locations and statuses are all a push needs: no read-back round trip per resource (Epic-like servers are rate-limited).
+        ReturnPreference = ReturnPreference.Minimal,
         // Servers add what they like (Medplum: meta.author/project): read leniently, never fail a push on a response detail.
         SerializationEngine = FhirSerializationEngineFactory.Ostrich(ModelInfo.ModelInspector),
     });
