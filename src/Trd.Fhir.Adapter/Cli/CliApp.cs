@@ -10,6 +10,8 @@ public static class CliApp
         var root = new RootCommand("trd-fhir: map, validate and sync treatment-resistant-depression protocols as FHIR R4")
         {
             MapCommand.Create(console),
+            ValidateCommand.Create(console),
+            PackageCommand.Create(console),
             SyncCommands.Push(console),
             SyncCommands.Pull(console),
             SyncCommands.Probe(console),

@@ -18,10 +18,12 @@ internal static class MapCommand
         var outDir = new Option<string?>("--out-dir") { Description = "Write one result per input into this directory and print a summary" };
         var reverse = new Option<bool>("--reverse") { Description = "Read FHIR (a Bundle or a resource) and write the protocol document" };
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
+        var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundle against the profiles (by default a non-conforming Bundle is reported, not written, exit 1)" };
+        var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
 
         var command = new Command("map", "Map a TRD protocol document to a FHIR R4 transaction Bundle, or back with --reverse")
         {
-            inputs, output, outDir, reverse, identifierBase,
+            inputs, output, outDir, reverse, identifierBase, noValidate, igs,
         };
         command.SetAction(parse =>
         {
@@ -38,14 +40,22 @@ internal static class MapCommand
             }
             if (directory is not null)
                 Directory.CreateDirectory(directory);
+            using var validator = parse.GetValue(reverse) || parse.GetValue(noValidate) ? null : SharedValidator.Open(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), console);
+            if (validator is null && !parse.GetValue(reverse) && !parse.GetValue(noValidate))
+                return ExitCodes.UsageOrInput;
 
             var exit = ExitCodes.Success;
             foreach (var file in files)
             {
-                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, identity, console) : Forward(file, identity, console);
+                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, identity, console) : Forward(file, identity, console, validator);
                 if (!ok)
                 {
                     exit = ExitCodes.UsageOrInput;
+                    continue;
+                }
+                if (text.Length == 0)
+                {
+                    exit = Math.Max(exit, ExitCodes.ValidationFailed);
                     continue;
                 }
                 if (directory is not null)
@@ -64,13 +74,15 @@ internal static class MapCommand
         return command;
     }
 
-    private static (string Text, string Summary, bool Ok) Forward(string file, Identity identity, CliConsole console)
+    private static (string Text, string Summary, bool Ok) Forward(string file, Identity identity, CliConsole console, SharedValidator? validator)
     {
         var result = ProtocolReader.Read(File.ReadAllBytes(file));
         console.Problems(file, result.Problems);
         if (result.Protocol is not { } protocol)
             return ("", "", false);
         var bundle = new ProtocolToFhir(identity).Map(protocol);
+        if (validator is not null && !ValidateCommand.CheckMapped(file, bundle, validator, console))
+            return ("", "", true);
         var counts = bundle.Entry.GroupBy(e => e.Resource!.TypeName).Select(g => $"{g.Count()} {g.Key}");
         return (FhirJson.Serialize(bundle), $"{bundle.Entry.Count} resources ({string.Join(", ", counts)})", true);
     }
