@@ -14,7 +14,7 @@ namespace Trd.Fhir.Profiles.Store;
 internal static class CoreSliceBuilder
 {
     /// <summary>Bump when the pack layout or the trimming/closure rules change.</summary>
-    internal const string BuilderVersion = "core-slice/1";
+    internal const string BuilderVersion = "core-slice/2";
 
     /// <summary>Resource types a TRD pipeline validates; their closure goes into the slice.</summary>
     public static readonly IReadOnlyList<string> SeedResourceTypes =
@@ -163,7 +163,7 @@ internal static class CoreSliceBuilder
 
     /// <summary>
     /// Removes what validation never reads: narrative, documentation, mappings, examples, XPath, and the differential of
-    /// core StructureDefinitions (core snapshots are complete). The equivalence test checks that slice and zip give the same
+    /// core base types (specializations: their snapshots are complete and nothing derives a snapshot from their differential). The equivalence test checks that slice and zip give the same
     /// OperationOutcomes.
     /// </summary>
     internal static void Trim(Resource r)
@@ -177,7 +177,9 @@ internal static class CoreSliceBuilder
                 sd.Copyright = null;
                 sd.Contact.Clear();
                 sd.Mapping.Clear();
-                if (sd.Snapshot is not null) sd.Differential = null;
+                // The snapshot generator reads the differential of core *constraints* (extensions such as flag-detail,
+                // profiles such as vitalsigns) that our profiles use or derive from; base types never need theirs.
+                if (sd.Snapshot is not null && sd.Derivation == StructureDefinition.TypeDerivationRule.Specialization) sd.Differential = null;
                 foreach (var ed in sd.Snapshot?.Element ?? sd.Differential?.Element ?? [])
                 {
                     ed.Definition = null;
