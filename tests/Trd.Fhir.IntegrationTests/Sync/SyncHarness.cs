@@ -48,7 +48,7 @@ internal sealed class SyncHarness : IDisposable
         Assert.True(result.Success, string.Join("\n", result.Problems));
         var protocol = result.Protocol!;
         // each test gets its own patient (and protocol id), so tests sharing the server never see each other's data
-        return protocol with { Id = protocol.Id + "-" + patientValue.ToLowerInvariant(), Patient = protocol.Patient with { Value = patientValue, Reference = null } };
+        return protocol with { Id = protocol.Id + "-" + Identity.NameBasedUuid(patientValue)[..8], Patient = protocol.Patient with { Value = patientValue, Reference = null } };
     }
 
     /// <summary>The EHR already knows the patient: Trd.Fhir never creates one.</summary>
