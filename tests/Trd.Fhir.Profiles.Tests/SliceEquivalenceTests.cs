@@ -29,4 +29,21 @@ public class SliceEquivalenceTests
         Assert.Equal(0, zip.Resolver.Core.LoadCounts.Slice);
         Assert.Equal(0, slice.Resolver.Core.LoadCounts.Zip);
     }
+
+    [Fact]
+    public void Validate_WithAndWithoutPrefetch_IdenticalOutcomes()
+    {
+        var noPrefetch = TestData.Options();
+        noPrefetch.Prefetch = false;
+        using var with = TrdValidator.Create(TestData.Options());
+        using var without = TrdValidator.Create(noPrefetch);
+
+        foreach (var data in TrdValidatorTests.PlantedErrors.Select(row => (string)row[0]))
+        {
+            var instance = TrdValidatorTests.Mutate(data);
+            Assert.Equal(ConcurrencyTests.Render(without.Validate(instance)), ConcurrencyTests.Render(with.Validate(instance)));
+        }
+        var bundle = (Bundle)TrdFhirParser.ParseJson(TestData.Instance("bundle-transaction.json")).Resource!;
+        Assert.Equal(ConcurrencyTests.Render(without.ValidateBundle(bundle)), ConcurrencyTests.Render(with.ValidateBundle(bundle)));
+    }
 }
