@@ -4,12 +4,12 @@ namespace Trd.Fhir.Profiles.Tests;
 
 /// <summary>
 /// The generated packs are committed; these tests prove they are not stale. When one fails, regenerate:
-/// <c>dotnet run --project tools/Trd.Fhir.Generate -c Release</c> (twice after a change to profiles/*.json) and commit
+/// <c>tools/Trd.Fhir.Generate/regenerate.sh</c> and commit
 /// <c>src/Trd.Fhir.Profiles/Generated/</c>.
 /// </summary>
 public class GeneratedArtifactsTests
 {
-    private const string Regenerate = "Generated/*.pack is stale: run `dotnet run --project tools/Trd.Fhir.Generate -c Release` (twice after changing profiles/*.json) and commit src/Trd.Fhir.Profiles/Generated/.";
+    private const string Regenerate = "Generated/*.pack is stale (profiles/*.json or the spec changed): run tools/Trd.Fhir.Generate/regenerate.sh and commit src/Trd.Fhir.Profiles/Generated/ with the profiles change.";
 
     [Fact]
     public void CorePack_InputsHash_MatchesSpecificationAndProfiles()

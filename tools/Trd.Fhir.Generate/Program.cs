@@ -1,8 +1,8 @@
-// Regenerates src/Trd.Fhir.Profiles/Generated/{core,snapshots}.pack.
-//   dotnet run --project tools/Trd.Fhir.Generate -c Release            (writes next to the Profiles sources)
-//   dotnet run --project tools/Trd.Fhir.Generate -c Release -- <dir>   (writes elsewhere)
-// Run it twice after changing profiles/*.json: the first run refreshes core.pack, whose embedded copy the second run's
-// snapshot generation reads. The Profiles test GeneratedArtifacts_* tells you when it is needed.
+// Regenerates src/Trd.Fhir.Profiles/Generated/{core,snapshots}.pack (usually through regenerate.sh next to this file).
+//   dotnet run --project tools/Trd.Fhir.Generate -c Release                     (writes next to the Profiles sources)
+//   dotnet run --project tools/Trd.Fhir.Generate -c Release -- <dir> [--list]   (writes elsewhere; lists the slice)
+// The build embeds the current profiles/*.json; everything after that uses the packs built here, so one run is enough.
+// GeneratedArtifactsTests tell you when it is needed.
 using System.Diagnostics;
 using Trd.Fhir.Profiles.Store;
 
