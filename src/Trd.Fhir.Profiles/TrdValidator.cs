@@ -20,14 +20,15 @@ public sealed class TrdValidator : IDisposable
     private readonly Validator _validator;
     private readonly Dictionary<string, string> _byKind;
     private readonly IDisposable[] _owned;
-    private bool _prefetch;
+    private readonly bool _prefetch;
 
-    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned)
+    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch)
     {
         _resolver = resolver;
         _validator = validator;
         _byKind = byKind;
         _owned = owned;
+        _prefetch = prefetch;
     }
 
     /// <summary>Canonical URLs of the StructureDefinitions we know beyond core (embedded + extra sources).</summary>
@@ -78,7 +79,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned) { _prefetch = options.Prefetch };
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch);
     }
 
     /// <summary>
@@ -89,8 +90,7 @@ public sealed class TrdValidator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(resource);
         if (_prefetch) _resolver.Prefetch(PrefetchKeys(resource, profile));
-        var oo = _validator.Validate(resource, profile);
-        return Finish(oo, resource, profile);
+        return Finish(Run(resource, profile), resource, profile);
     }
 
     /// <summary>Validates a Bundle: the Bundle itself, then each entry against its own type and meta.profile, and with
@@ -109,7 +109,7 @@ public sealed class TrdValidator : IDisposable
         CurrentPolicy.Value = policy;
         try
         {
-            return Finish(_validator.Validate(bundle), bundle, null);
+            return Finish(Run(bundle, null), bundle, null);
         }
         finally
         {
@@ -169,6 +169,30 @@ public sealed class TrdValidator : IDisposable
     {
         _validator.Validate(instance, profile);
         return _resolver.RequestLog.ToList();
+    }
+
+    /// <summary>
+    /// The validator throws when it cannot compile a profile (e.g. a target profile nobody can resolve); a CI caller
+    /// wants that as an outcome too.
+    /// </summary>
+    private OperationOutcome Run(Resource resource, string? profile)
+    {
+        try
+        {
+            return _validator.Validate(resource, profile);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            var oo = new OperationOutcome();
+            oo.Issue.Add(new OperationOutcome.IssueComponent
+            {
+                Severity = OperationOutcome.IssueSeverity.Fatal,
+                Code = OperationOutcome.IssueType.Exception,
+                Details = new CodeableConcept { Text = $"Validation could not run: {ex.GetBaseException().Message}" },
+                Expression = [resource.TypeName],
+            });
+            return oo;
+        }
     }
 
     private OperationOutcome Finish(OperationOutcome oo, Resource instance, string? profile)

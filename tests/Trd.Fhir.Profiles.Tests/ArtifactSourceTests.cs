@@ -84,6 +84,25 @@ public sealed class ArtifactSourceTests : IDisposable
     }
 
     [Fact]
+    public void Validate_ProfileWithUnresolvableTargetProfile_ReportedNotThrown()
+    {
+        var broken = ProfileJson.Replace(
+            "{ \"id\": \"Patient.birthDate\", \"path\": \"Patient.birthDate\", \"min\": 1 }",
+            "{ \"id\": \"Patient.birthDate\", \"path\": \"Patient.birthDate\", \"min\": 1 }, { \"id\": \"Patient.managingOrganization\", \"path\": \"Patient.managingOrganization\", \"type\": [ { \"code\": \"Reference\", \"targetProfile\": [ \"http://example.org/fhir/StructureDefinition/nobody-knows\" ] } ] }",
+            StringComparison.Ordinal);
+        Assert.Contains("nobody-knows", broken, StringComparison.Ordinal);
+        var options = new TrdValidatorOptions { IncludeEmbeddedProfiles = false };
+        options.ExtraSources.Add(ArtifactSource.FromResources(TrdFhirParser.ParseJson(broken).Resource!));
+        using var validator = TrdValidator.Create(options);
+
+        var oo = validator.Validate(new Patient { Id = "p1", BirthDate = "1980" }, PackagePatient);
+
+        var issue = Assert.Single(oo.Issue);
+        Assert.Equal(OperationOutcome.IssueType.Incomplete, issue.Code);
+        Assert.Contains("Compiler needs access to profile 'http://example.org/fhir/StructureDefinition/nobody-knows'", issue.Details.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Directory_Missing_Throws()
     {
         var options = new TrdValidatorOptions();
