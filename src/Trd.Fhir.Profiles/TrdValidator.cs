@@ -21,6 +21,7 @@ public sealed class TrdValidator : IDisposable
     private readonly Dictionary<string, string> _byKind;
     private readonly IDisposable[] _owned;
     private readonly bool _prefetch;
+    private IReadOnlyList<string>? _profileUrls;
 
     private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch)
     {
@@ -32,7 +33,7 @@ public sealed class TrdValidator : IDisposable
     }
 
     /// <summary>Canonical URLs of the StructureDefinitions we know beyond core (embedded + extra sources).</summary>
-    public IReadOnlyList<string> ProfileUrls =>
+    public IReadOnlyList<string> ProfileUrls => _profileUrls ??=
         _resolver.Ours.Entries.Where(e => e.ResourceType == "StructureDefinition").Select(e => e.Url).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
