@@ -48,6 +48,12 @@ internal sealed class TrdResolver : IAsyncResourceResolver
     /// <summary>Our StructureDefinitions whose snapshot could not be generated, with the generator's outcome.</summary>
     public IReadOnlyDictionary<string, OperationOutcome> SnapshotFailures => _snapshotFailures;
 
+    private bool MayGenerateSnapshot(string uri)
+    {
+        var url = CoreSliceBuilder.StripVersion(uri);
+        return _ours.Find(url, null) is { ResourceType: "StructureDefinition" } e && !(e.Embedded && _snapshotByUrl.ContainsKey(e.Url));
+    }
+
     public Task<Resource?> ResolveByCanonicalUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
 
     public Task<Resource?> ResolveByUriAsync(string uri) => System.Threading.Tasks.Task.FromResult(Resolve(uri));
@@ -74,7 +80,9 @@ internal sealed class TrdResolver : IAsyncResourceResolver
         if (uris.Count == 0) return;
         _ = System.Threading.Tasks.Task.Run(() =>
         {
-            foreach (var u in uris.Distinct(StringComparer.Ordinal))
+            // Never anything that may need snapshot generation: that takes the snapshot lock while holding the URI's
+            // Lazy, and doing it on this thread too could order the two the other way round than the validator's thread.
+            foreach (var u in uris.Distinct(StringComparer.Ordinal).Where(u => !MayGenerateSnapshot(u)))
             {
                 try
                 {
