@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace Trd.Fhir.Adapter.Transport.Resilience;
+
+/// <summary>
+/// The resilience pipeline of every request to the FHIR server, outermost first:
+/// total timeout → retry → circuit breaker → attempt timeout. Built once per server (authority) by
+/// <see cref="TransportServiceCollectionExtensions.AddTrdFhirTransport(Microsoft.Extensions.DependencyInjection.IServiceCollection, FhirServerOptions)"/>.
+/// </summary>
+public static class FhirResiliencePipeline
+{
+    public static void Configure(
+        ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceSettings settings, TimeProvider time, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+
+        pipeline.TimeProvider = time;
+        pipeline.AddTimeout(new HttpTimeoutStrategyOptions { Name = "total-timeout", Timeout = settings.TotalTimeout });
+
+        if (settings.MaxRetries > 0)
+        {
+            pipeline.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                Name = "retry",
+                MaxRetryAttempts = settings.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = settings.BaseDelay,
+                // Backoff never waits longer than the longest Retry-After we would accept (Retry-After itself is not capped).
+                MaxDelay = settings.MaxRetryAfter,
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context, settings, time)),
+                DelayGenerator = args => ValueTask.FromResult(
+                    args.Outcome.Result is { } response ? RetryRules.GetRetryAfter(response, time) : null),
+                OnRetry = args =>
+                {
+                    var request = args.Context.GetRequestMessage();
+                    logger.LogWarning(
+                        "FHIR {Method} to {Server} failed ({Failure}); retry {Retry} of {MaxRetries} in {DelayMs} ms",
+                        request?.Method.Method, request is null ? null : TransportBoundaryHandler.ServerOf(request),
+                        Describe(args.Outcome), args.AttemptNumber + 1, settings.MaxRetries, (long)args.RetryDelay.TotalMilliseconds);
+                    return ValueTask.CompletedTask;
+                },
+            });
+        }
+
+        pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+        {
+            Name = "circuit-breaker",
+            FailureRatio = settings.BreakerFailureRatio,
+            MinimumThroughput = settings.BreakerMinimumThroughput,
+            BreakDuration = settings.BreakDuration,
+            OnOpened = args =>
+            {
+                var request = args.Context.GetRequestMessage();
+                logger.LogWarning("Circuit to FHIR server {Server} opened for {BreakSeconds} s after {Failure}",
+                    request is null ? null : TransportBoundaryHandler.ServerOf(request), args.BreakDuration.TotalSeconds,
+                    Describe(args.Outcome));
+                return ValueTask.CompletedTask;
+            },
+        });
+
+        pipeline.AddTimeout(new HttpTimeoutStrategyOptions { Name = "attempt-timeout", Timeout = settings.AttemptTimeout });
+    }
+
+    /// <summary>
+    /// Retry a transient failure of a safe-to-repeat request, unless the server asked (Retry-After) for a longer wait
+    /// than <see cref="ResilienceSettings.MaxRetryAfter"/>: then its answer is returned as it is.
+    /// </summary>
+    internal static bool ShouldRetry(
+        Outcome<HttpResponseMessage> outcome, ResilienceContext context, ResilienceSettings settings, TimeProvider time)
+    {
+        var request = context.GetRequestMessage() ?? outcome.Result?.RequestMessage;
+        if (request is null || !RetryRules.IsSafeToRepeat(request))
+        {
+            return false;
+        }
+
+        if (outcome.Exception is { } exception)
+        {
+            return RetryRules.IsTransient(exception);
+        }
+
+        var response = outcome.Result!;
+        if (!RetryRules.IsTransient(response.StatusCode))
+        {
+            return false;
+        }
+
+        var retryAfter = RetryRules.GetRetryAfter(response, time);
+        return retryAfter is null || retryAfter <= settings.MaxRetryAfter;
+    }
+
+    private static string Describe(Outcome<HttpResponseMessage> outcome) =>
+        outcome.Exception is { } ex ? ex.GetType().Name : $"HTTP {(int)outcome.Result!.StatusCode}";
+}
