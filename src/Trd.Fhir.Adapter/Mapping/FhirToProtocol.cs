@@ -176,14 +176,8 @@ public sealed class FhirToProtocol(Identity identity)
             }
             foreach (var r in _all)
             {
-                var identifiers = r.Resource switch
-                {
-                    CarePlan x => x.Identifier,
-                    Observation x => x.Identifier,
-                    Procedure x => x.Identifier,
-                    _ => null,
-                };
-                if (identifiers is not null && _identity.ProtocolIdOf(r.Resource, identifiers) is { } id && ProtocolReader.IdPattern().IsMatch(id))
+                var identifiers = Identity.IdentifiersOf(r.Resource);
+                if (_identity.ProtocolIdOf(r.Resource, identifiers) is { } id && ProtocolReader.IdPattern().IsMatch(id))
                     return id;
             }
             var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{patient.System}|{patient.Value}"));

@@ -28,22 +28,25 @@ public sealed class Identity(string identifierBase)
     {
         var system = SystemFor(resource.TypeName);
         var prefix = protocolId + "/";
-        var identifiers = resource switch
-        {
-            CarePlan r => r.Identifier,
-            Condition r => r.Identifier,
-            Goal r => r.Identifier,
-            CareTeam r => r.Identifier,
-            MedicationRequest r => r.Identifier,
-            MedicationStatement r => r.Identifier,
-            ServiceRequest r => r.Identifier,
-            Procedure r => r.Identifier,
-            Observation r => r.Identifier,
-            _ => [],
-        };
+        var identifiers = IdentifiersOf(resource);
         var value = identifiers.FirstOrDefault(i => i.System == system && i.Value?.StartsWith(prefix, StringComparison.Ordinal) == true)?.Value;
         return value?[prefix.Length..];
     }
+
+    /// <summary>The business identifiers of the resource kinds Trd.Fhir writes (empty for other kinds).</summary>
+    public static List<Identifier> IdentifiersOf(Resource resource) => resource switch
+    {
+        CarePlan r => r.Identifier,
+        Condition r => r.Identifier,
+        Goal r => r.Identifier,
+        CareTeam r => r.Identifier,
+        MedicationRequest r => r.Identifier,
+        MedicationStatement r => r.Identifier,
+        ServiceRequest r => r.Identifier,
+        Procedure r => r.Identifier,
+        Observation r => r.Identifier,
+        _ => [],
+    };
 
     /// <summary>The protocol id carried by one of our identifiers on <paramref name="resource"/>, if any.</summary>
     public string? ProtocolIdOf(Resource resource, IEnumerable<Identifier> identifiers)

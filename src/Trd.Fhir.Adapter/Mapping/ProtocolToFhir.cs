@@ -53,19 +53,10 @@ public sealed class ProtocolToFhir(Identity identity)
         private ResourceReference Add(DomainResource resource, string local, string profile)
         {
             var identifier = identity.For(resource.TypeName, p.Id, local);
-            switch (resource)
-            {
-                case CarePlan r: r.Identifier = [identifier]; break;
-                case Condition r: r.Identifier = [identifier]; break;
-                case Goal r: r.Identifier = [identifier]; break;
-                case CareTeam r: r.Identifier = [identifier]; break;
-                case MedicationRequest r: r.Identifier = [identifier]; break;
-                case MedicationStatement r: r.Identifier = [identifier]; break;
-                case ServiceRequest r: r.Identifier = [identifier]; break;
-                case Procedure r: r.Identifier = [identifier]; break;
-                case Observation r: r.Identifier = [identifier]; break;
-                default: throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
-            }
+            var identifiers = Identity.IdentifiersOf(resource);
+            identifiers.Add(identifier);
+            if (Identity.IdentifiersOf(resource).Count == 0)
+                throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
             resource.Meta = new Meta { Profile = [profile] };
             var fullUrl = Identity.FullUrl(identifier);
             _fullUrls[$"{resource.TypeName}/{local}"] = fullUrl;

@@ -114,19 +114,8 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         return report;
     }
 
-    private static Identifier IdentifierOf(Resource resource) => resource switch
-    {
-        CarePlan r => r.Identifier[0],
-        Condition r => r.Identifier[0],
-        Goal r => r.Identifier[0],
-        CareTeam r => r.Identifier[0],
-        MedicationRequest r => r.Identifier[0],
-        MedicationStatement r => r.Identifier[0],
-        ServiceRequest r => r.Identifier[0],
-        Procedure r => r.Identifier[0],
-        Observation r => r.Identifier[0],
-        _ => throw new InvalidOperationException($"{resource.TypeName} carries no business identifier"),
-    };
+    private static Identifier IdentifierOf(Resource resource) =>
+        Identity.IdentifiersOf(resource).FirstOrDefault() ?? throw new InvalidOperationException($"{resource.TypeName} carries no business identifier");
 
     private static SearchParams ByIdentifier(string system, string value) => new SearchParams().Add("identifier", $"{system}|{value}");
 
@@ -178,7 +167,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                 var found = await server.SearchAllAsync(group.Key, query, cancellationToken);
                 foreach (var (resource, _) in found)
                 {
-                    var identifiers = resource is DomainResource d ? IdentifiersOf(d) : [];
+                    var identifiers = Identity.IdentifiersOf(resource);
                     var match = chunk.FirstOrDefault(i => identifiers.Any(x => x.System == i.Identifier.System && x.Value == i.Identifier.Value));
                     if (match is null)
                         continue;
@@ -194,20 +183,6 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             }
         }
     }
-
-    private static List<Identifier> IdentifiersOf(DomainResource resource) => resource switch
-    {
-        CarePlan r => r.Identifier,
-        Condition r => r.Identifier,
-        Goal r => r.Identifier,
-        CareTeam r => r.Identifier,
-        MedicationRequest r => r.Identifier,
-        MedicationStatement r => r.Identifier,
-        ServiceRequest r => r.Identifier,
-        Procedure r => r.Identifier,
-        Observation r => r.Identifier,
-        _ => [],
-    };
 
     /// <summary>References to resources the server cannot hold become logical references (identifier only), and say so.</summary>
     private static void DetachUnwritable(List<Item> items, Dictionary<string, Item> byUrl, List<string> notes)
