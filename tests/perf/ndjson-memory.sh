@@ -12,11 +12,14 @@ mkdir -p "$work"
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time: apt-get install -y time" >&2; exit 2; }
 
 dotnet publish "$repo/src/Trd.Fhir.Adapter" -c Release -o "$work/trd" >/dev/null
-template="$(jq -c . "$repo/profiles/examples/trd-observation-phq9-total.valid.json")"
+# Passed through the environment: awk -v would turn the template's \" escapes into bare quotes.
+TEMPLATE="$(jq -c . "$repo/profiles/examples/trd-observation-phq9-total.valid.json")"
+export TEMPLATE
 
 generate() { # MB file
   local bytes=$(( $1 * 1024 * 1024 ))
-  awk -v t="$template" -v limit="$bytes" 'BEGIN {
+  LC_ALL=C awk -v limit="$bytes" 'BEGIN {
+    t = ENVIRON["TEMPLATE"]
     n = 0; written = 0
     while (written < limit) {
       n++

@@ -53,14 +53,14 @@ internal sealed class ValidationOutputJUnit(TextWriter stdout) : ValidationOutpu
         _suiteTests++;
         w.WriteStartElement("testcase");
         w.WriteAttributeString("classname", file);
-        w.WriteAttributeString("name", name);
+        w.WriteAttributeString("name", Clean(name));
         if (error is not null)
         {
             _suiteErrors++;
             w.WriteStartElement("error");
-            w.WriteAttributeString("message", error);
+            w.WriteAttributeString("message", Clean(error));
             w.WriteAttributeString("type", "unreadable");
-            w.WriteString(error);
+            w.WriteString(Clean(error));
             w.WriteEndElement();
         }
         var errors = findings.Where(f => f.IsError).ToList();
@@ -68,7 +68,7 @@ internal sealed class ValidationOutputJUnit(TextWriter stdout) : ValidationOutpu
         {
             _suiteFailures++;
             w.WriteStartElement("failure");
-            w.WriteAttributeString("message", $"{errors.Count} error(s): {errors[0].Message}");
+            w.WriteAttributeString("message", Clean($"{errors.Count} error(s): {errors[0].Message}"));
             w.WriteAttributeString("type", errors[0].Code);
             w.WriteString(Lines(file, errors));
             w.WriteEndElement();
@@ -78,8 +78,12 @@ internal sealed class ValidationOutputJUnit(TextWriter stdout) : ValidationOutpu
         w.WriteEndElement();
     }
 
+    /// <summary>Characters XML cannot carry (control characters echoed from broken input) become U+FFFD.</summary>
+    private static string Clean(string text) =>
+        text.All(XmlConvert.IsXmlChar) ? text : new string(text.Select(c => XmlConvert.IsXmlChar(c) || char.IsSurrogate(c) ? c : '\uFFFD').ToArray());
+
     private static string Lines(string file, IEnumerable<Finding> findings) =>
-        "\n" + string.Concat(findings.Select(f => $"{f.Where(file)}: {f.Severity} {f.Code}: {(f.Expression is null ? "" : f.Expression + ": ")}{f.Message}\n"));
+        "\n" + Clean(string.Concat(findings.Select(f => $"{f.Where(file)}: {f.Severity} {f.Code}: {(f.Expression is null ? "" : f.Expression + ": ")}{f.Message}\n")));
 
     private void EndSuite()
     {

@@ -284,6 +284,20 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void Validate_FormatJunit_ControlCharactersEchoedFromTheInputStayWellFormedXml()
+    {
+        var total = ExampleJson("trd-observation-phq9-total.valid.json");
+        total["status"] = "fin\u0001al";
+        var file = Write("control.ndjson", total.ToJsonString() + "\n");
+
+        var (exit, output, _) = Run("validate", "--format", "junit", file);
+
+        Assert.Equal(ExitCodes.ValidationFailed, exit);
+        var failure = XDocument.Parse(output).Root!.Element("testsuite")!.Element("testcase")!.Element("failure")!;
+        Assert.Contains("fin\uFFFDal", failure.Value, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_FormatSarif_ResultsWithRuleIdAndPhysicalLocation()
     {
         var file = MixedNdjson();
