@@ -15,6 +15,7 @@ public static class CliApp
             SyncCommands.Push(console),
             SyncCommands.Pull(console),
             SyncCommands.Probe(console),
+            ReportCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

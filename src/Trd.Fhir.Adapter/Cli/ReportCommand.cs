@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Sync;
+using Trd.Fhir.Profiles;
+
+namespace Trd.Fhir.Adapter.Cli;
+
+/// <summary>
+/// <c>trd-fhir report</c>: the clinical read-out of one protocol — from a protocol document, or pulled from a FHIR server by
+/// patient identifier — as one self-contained HTML file (or JSON with the same numbers). The mapped Bundle, with the
+/// read-out's Observations and Flags added, is validated and the findings are part of the report. Exit 0: report written,
+/// Bundle valid; 1: report written, the Bundle has validation errors (or the pull failed); 2: usage or input errors.
+/// </summary>
+internal static class ReportCommand
+{
+    public static Command Create(CliConsole console, TimeProvider? time = null)
+    {
+        var clock = time ?? TimeProvider.System;
+        var input = new Argument<string?>("protocol") { Description = "Protocol document (.json); or use --server and --patient", Arity = ArgumentArity.ZeroOrOne };
+        var server = new ServerOptions();
+        server.Server.Required = false;
+        var patient = new Option<string?>("--patient") { Description = "With --server: the patient's identifier as system|value" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the report here (stdout by default)" };
+        var format = new Option<string>("--format") { Description = "html | json", DefaultValueFactory = _ => "html" };
+        var asOf = new Option<string?>("--as-of") { Description = "Read out as of this date (YYYY-MM-DD) instead of today; later data is ignored" };
+        var baseline = new Option<string>("--baseline") { Description = "Baseline PHQ-9: first | phase-1 | phase-2 | phase-3 (the first PHQ-9 within that phase)", DefaultValueFactory = _ => "first" };
+        var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
+        var command = new Command("report", "Clinical read-out of a protocol (PHQ-9 trend, response/remission, adherence, phase gates, staging, validation) as one self-contained HTML file or JSON")
+        {
+            input, patient, output, format, asOf, baseline, identifierBase,
+        };
+        server.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = parse.GetValue(input);
+            var serverUrl = parse.GetValue(server.Server);
+            if ((file is null) == (serverUrl is null))
+            {
+                console.Error("report: give a protocol document or --server with --patient (one of the two)");
+                return ExitCodes.UsageOrInput;
+            }
+            if (parse.GetValue(format) is not ("html" or "json"))
+            {
+                console.Error($"report: --format '{parse.GetValue(format)}' is not one of html, json");
+                return ExitCodes.UsageOrInput;
+            }
+            if (!TryOptions(parse.GetValue(asOf), parse.GetValue(baseline)!, console, out var options))
+                return ExitCodes.UsageOrInput;
+            var identity = new Identity(parse.GetValue(identifierBase)!);
+
+            TrdProtocol? protocol;
+            if (file is not null)
+            {
+                if (!File.Exists(file))
+                {
+                    console.Error($"{file}: no such file (fix: check the path)");
+                    return ExitCodes.UsageOrInput;
+                }
+                var read = ProtocolReader.Read(await File.ReadAllBytesAsync(file, cancellationToken));
+                console.Problems(file, read.Problems.Where(p => p.IsError));
+                if (read.Protocol is null)
+                    return ExitCodes.UsageOrInput;
+                protocol = read.Protocol;
+            }
+            else
+            {
+                var text = parse.GetValue(patient);
+                var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
+                if (text is null || bar <= 0 || bar == text.Length - 1)
+                {
+                    console.Error($"report: --server needs --patient system|value (fix: e.g. --patient https://hospital.example.org/mrn|12345)");
+                    return ExitCodes.UsageOrInput;
+                }
+                var serverOptions = server.Read(parse);
+                if (ServerOptions.Incomplete(serverOptions) is { } problem)
+                {
+                    console.Error($"trd-fhir: {problem}");
+                    return ExitCodes.UsageOrInput;
+                }
+                await using var services = ServerOptions.Compose(serverOptions, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
+                var workflow = new PullWorkflow(services.GetRequiredService<Transport.FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
+                var pulled = await workflow.PullAsync(text[..bar], text[(bar + 1)..], null, cancellationToken);
+                foreach (var note in pulled.Notes)
+                    console.Error($"note: {note}");
+                console.Problems("pull", pulled.Result.Problems);
+                if (pulled.Result.Protocol is null)
+                    return ExitCodes.ValidationFailed;
+                protocol = pulled.Result.Protocol;
+            }
+
+            var readout = ClinicalReadout.Read(protocol, clock, options);
+            var bundle = new ClinicalToFhir(identity).AddTo(new ProtocolToFhir(identity).Map(protocol), protocol, readout);
+            IReadOnlyList<ValidationFinding> findings;
+            using (var validator = TrdValidator.Create())
+                findings = ValidationFinding.From(validator.ValidateBundle(bundle));
+            var report = new ClinicalReport(protocol, readout, bundle.Entry.Count, findings);
+            var rendered = parse.GetValue(format) == "json" ? report.ToJson() : ReportHtml.Render(report);
+            if (parse.GetValue(output) is { } target)
+            {
+                await File.WriteAllTextAsync(target, rendered, cancellationToken);
+                console.Error($"report: {target} ({readout.Phq9.Count} PHQ-9, {readout.Adherence.Count} courses, {readout.Hints.Count} hints; validation {report.Errors} errors, {report.Warnings} warnings)");
+            }
+            else
+                console.Write(rendered);
+            return report.Errors == 0 ? ExitCodes.Success : ExitCodes.ValidationFailed;
+        });
+        return command;
+    }
+
+    private static bool TryOptions(string? asOf, string baseline, CliConsole console, out ClinicalOptions options)
+    {
+        options = new ClinicalOptions();
+        DateOnly? date = null;
+        if (asOf is not null)
+        {
+            if (!DateOnly.TryParseExact(asOf, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d))
+            {
+                console.Error($"report: --as-of '{asOf}' is not a date YYYY-MM-DD");
+                return false;
+            }
+            date = d;
+        }
+        BaselineRule rule;
+        switch (baseline)
+        {
+            case "first": rule = BaselineRule.First; break;
+            case "phase-1": rule = BaselineRule.FirstInPhase(1); break;
+            case "phase-2": rule = BaselineRule.FirstInPhase(2); break;
+            case "phase-3": rule = BaselineRule.FirstInPhase(3); break;
+            default:
+                console.Error($"report: --baseline '{baseline}' is not one of first, phase-1, phase-2, phase-3");
+                return false;
+        }
+        options = new ClinicalOptions { Baseline = rule, AsOf = date };
+        return true;
+    }
+}
