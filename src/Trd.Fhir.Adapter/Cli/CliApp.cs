@@ -44,6 +44,11 @@ public static class CliApp
             console.Error($"trd-fhir: {e.Message}");
             return ExitCodes.UsageOrInput;
         }
+        catch (Transport.Auth.FhirAuthException e) when (e.Error == Transport.Auth.FhirAuthError.Configuration)
+        {
+            console.Error($"trd-fhir: {e.Message}");
+            return ExitCodes.UsageOrInput;
+        }
         catch (Exception e) when (e is HttpRequestException or Transport.FhirTransportException or Hl7.Fhir.Rest.FhirOperationException or TaskCanceledException)
         {
             // Server unreachable or refusing: a sync failure, said plainly (no stack trace, no request content).

@@ -96,7 +96,7 @@ internal sealed class ServerOptions
             .CreateLogger();
         var services = new ServiceCollection();
         services.AddLogging(b => b.ClearProviders().AddSerilog(logger, dispose: true));
-        services.AddHttpClient(TransportContext.HttpClientName); // replaced by AddTrdFhirTransport (auth + resilience) when it lands
+        services.AddTrdFhirTransport(options); // auth + resilience, once, at the HttpClient seam
         services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
         return services.BuildServiceProvider();
     }

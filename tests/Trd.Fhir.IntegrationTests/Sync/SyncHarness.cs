@@ -18,7 +18,7 @@ internal sealed class SyncHarness : IDisposable
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddHttpClient(TransportContext.HttpClientName);
+        services.AddTrdFhirTransport(new FhirServerOptions { BaseUrl = baseUrl }); // the adapter's real transport: resilience included
         _services = services.BuildServiceProvider();
         Connection = new FhirServerConnection(_services.GetRequiredService<IHttpClientFactory>(), baseUrl, NullLogger<FhirServerConnection>.Instance);
     }
