@@ -66,14 +66,14 @@ public sealed class ClinicalToFhir(Identity identity)
             if (r.Outcome is { Baseline: { } first, Latest: { } latest } outcome && latest.Date >= first.Date && first.Total > 0)
             {
                 var response = Outcome("response", "Response", outcome.Response, latest.Date,
-                    $"PHQ-9 {first.Total} on {D(first.Date)} (baseline, {outcome.Rule}) → {latest.Total} on {D(latest.Date)}: {PhaseGates.Pct(outcome.ImprovementPercent!.Value)} improvement; response needs ≥ 50 % (total ≤ {outcome.ResponseThreshold!.Value.ToString("0.#", CultureInfo.InvariantCulture)}).");
+                    $"PHQ-9 {first.Total} on {Format.Date(first.Date)} (baseline, {outcome.Rule}) → {latest.Total} on {Format.Date(latest.Date)}: {Format.Percent(outcome.ImprovementPercent!.Value)} improvement; response needs ≥ 50 % (total ≤ {outcome.ResponseThreshold!.Value.ToString("0.#", CultureInfo.InvariantCulture)}).");
                 response.DerivedFrom = first.Date == latest.Date ? [Phq9Total(first.Date)] : [Phq9Total(first.Date), Phq9Total(latest.Date)];
                 Add(response, "clinical/response-status", TreatmentOutcomeProfile);
             }
             if (r.Outcome.Latest is { } last)
             {
                 var remission = Outcome("remission", "Remission", r.Outcome.Remission, last.Date,
-                    $"Latest PHQ-9 {last.Total} on {D(last.Date)}; remission needs a total below {Phq9Scoring.RemissionBelow}.");
+                    $"Latest PHQ-9 {last.Total} on {Format.Date(last.Date)}; remission needs a total below {Phq9Scoring.RemissionBelow}.");
                 remission.DerivedFrom = [Phq9Total(last.Date)];
                 Add(remission, "clinical/remission-status", TreatmentOutcomeProfile);
             }
@@ -87,12 +87,12 @@ public sealed class ClinicalToFhir(Identity identity)
                     Status = cleared is null ? Flag.FlagStatus.Active : Flag.FlagStatus.Inactive,
                     Category = [new CodeableConcept(FlagCategorySystem, "safety", "Safety", null)],
                     Code = new CodeableConcept(Codes.Phq9Flag, "suicidal-ideation", "Suicidal ideation reported",
-                        $"PHQ-9 item 9 = {signal.Item9} on {D(signal.Date)}: clinician review of suicide risk"),
+                        $"PHQ-9 item 9 = {signal.Item9} on {Format.Date(signal.Date)}: clinician review of suicide risk"),
                     Subject = (ResourceReference)_subject.DeepCopy(),
-                    Period = new Period { Start = D(signal.Date), End = cleared is null ? null : D(cleared.Date) },
+                    Period = new Period { Start = Format.Date(signal.Date), End = cleared is null ? null : Format.Date(cleared.Date) },
                 };
-                flag.Extension.Add(new Extension(FlagDetailExtension, Ref("Observation", $"phq9-{D(signal.Date)}/item-9")));
-                Add(flag, $"clinical/safety-signal/phq9-{D(signal.Date)}", SafetySignalProfile);
+                flag.Extension.Add(new Extension(FlagDetailExtension, Ref("Observation", $"phq9-{Format.Date(signal.Date)}/item-9")));
+                Add(flag, $"clinical/safety-signal/phq9-{Format.Date(signal.Date)}", SafetySignalProfile);
             }
         }
 
@@ -128,7 +128,7 @@ public sealed class ClinicalToFhir(Identity identity)
             Category = [new CodeableConcept(Codes.ObservationCategory, "survey", "Survey", null)],
             Code = new CodeableConcept(StagingSystem, code, display, null),
             Subject = (ResourceReference)_subject.DeepCopy(),
-            Effective = new FhirDateTime(D(r.AsOf)),
+            Effective = new FhirDateTime(Format.Date(r.AsOf)),
             Value = new Integer(value),
             Note = [new Annotation { Text = note }],
         };
@@ -139,12 +139,12 @@ public sealed class ClinicalToFhir(Identity identity)
             Category = [new CodeableConcept(Codes.ObservationCategory, "survey", "Survey", null)],
             Code = new CodeableConcept(Codes.GoalSystem, code, display, null),
             Subject = (ResourceReference)_subject.DeepCopy(),
-            Effective = new FhirDateTime(D(effective)),
+            Effective = new FhirDateTime(Format.Date(effective)),
             Value = new FhirBoolean(value),
             Note = [new Annotation { Text = note }],
         };
 
-        private ResourceReference Phq9Total(DateOnly date) => Ref("Observation", $"phq9-{D(date)}/total");
+        private ResourceReference Phq9Total(DateOnly date) => Ref("Observation", $"phq9-{Format.Date(date)}/total");
 
         private ResourceReference Ref(string resourceType, string local) => new(Identity.FullUrl(identity.For(resourceType, p.Id, local)));
 
@@ -171,6 +171,5 @@ public sealed class ClinicalToFhir(Identity identity)
             });
         }
 
-        private static string D(DateOnly date) => date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Trd.Fhir.Adapter.Protocol;
 
 namespace Trd.Fhir.Adapter.Clinical;
@@ -118,14 +117,14 @@ public static class PhaseGates
             var s = signals[^1];
             hints.Add(new Hint("safety-review", HintKind.Safety,
                 "PHQ-9 item 9 ≥ 1 counts as thoughts of self-harm present (CamCOPS rule; terminology.md §1d)",
-                [$"latest PHQ-9 on {D(s.Date)}: item 9 = {s.Item9} (0–3), total {s.Total}", $"{signals.Count} PHQ-9 assessment(s) with item 9 ≥ 1 in all"],
+                [$"latest PHQ-9 on {Format.Date(s.Date)}: item 9 = {s.Item9} (0–3), total {s.Total}", $"{signals.Count} PHQ-9 assessment(s) with item 9 ≥ 1 in all"],
                 "A clinician should review suicide risk now. PHQ-9 item 9 screens for thoughts; it does not measure risk."));
         }
         foreach (var course in adherence.Where(c => c.State == AdherenceState.Behind))
         {
             hints.Add(new Hint($"adherence-{course.InterventionId}-{Kebab.ToKebab(course.Kind.ToString())}", HintKind.Adherence,
                 "Delivered sessions below the lower end of what the schedule asks for to date (docs/clinical.md, adherence)",
-                [$"{CourseName(course.Kind)} '{course.InterventionId}' ({course.Schedule}): {course.Delivered} delivered, {course.ExpectedToDate.Min}–{course.ExpectedToDate.Max} expected from {D(course.Start!.Value)} to {D(course.Until!.Value)}, {course.Missed} missed, {course.Stopped} stopped"],
+                [$"{CourseName(course.Kind)} '{course.InterventionId}' ({course.Schedule}): {course.Delivered} delivered, {course.ExpectedToDate.Min}–{course.ExpectedToDate.Max} expected from {Format.Date(course.Start!.Value)} to {Format.Date(course.Until!.Value)}, {course.Missed} missed, {course.Stopped} stopped"],
                 "Check with the patient and the team whether sessions were missed or not recorded before judging the course's effect."));
         }
         return hints;
@@ -136,17 +135,17 @@ public static class PhaseGates
         if (gate.Start is not { } start || gate.EvaluatedOn is not { } on)
             return null;
         var duration = gate.MinimumDuration.Unit == DurationUnit.Week ? $"{gate.MinimumDuration.Value} weeks" : $"{gate.MinimumDuration.Value} months";
-        var ran = $"phase {gate.Phase} started {D(start)}; {gate.WeeksInPhase} full weeks by {D(on)} (minimum {duration}, reached {D(gate.GateDate!.Value)})";
+        var ran = $"phase {gate.Phase} started {Format.Date(start)}; {gate.WeeksInPhase} full weeks by {Format.Date(on)} (minimum {duration}, reached {Format.Date(gate.GateDate!.Value)})";
         var trend = gate.Baseline is { } b && gate.Latest is { } l
-            ? $"PHQ-9 {b.Total} on {D(b.Date)} (baseline) → {l.Total} on {D(l.Date)}" + (gate.ImprovementPercent is { } pct ? $": {Pct(pct)} improvement" : "")
-            : gate.Latest is { } only ? $"latest PHQ-9 in phase {gate.Phase}: {only.Total} on {D(only.Date)}" : "no PHQ-9 to judge by";
+            ? $"PHQ-9 {b.Total} on {Format.Date(b.Date)} (baseline) → {l.Total} on {Format.Date(l.Date)}" + (gate.ImprovementPercent is { } pct ? $": {Format.Percent(pct)} improvement" : "")
+            : gate.Latest is { } only ? $"latest PHQ-9 in phase {gate.Phase}: {only.Total} on {Format.Date(only.Date)}" : "no PHQ-9 to judge by";
         if (gate.Phase == 1)
         {
             const string rule = "Phase 1 (≥ 12 weeks) with < 50 % PHQ-9 improvement from baseline → phase 2 eligible (protocol gate; response = ≥ 50 % drop, NQF 1885)";
             return gate.State switch
             {
                 GateState.TooEarly => new Hint("phase-1-reassessment", HintKind.Gate, rule, [ran, trend],
-                    $"Too early to judge phase 1: the protocol reassesses on or after {D(gate.GateDate!.Value)}."),
+                    $"Too early to judge phase 1: the protocol reassesses on or after {Format.Date(gate.GateDate!.Value)}."),
                 GateState.NoData => new Hint("phase-1-no-data", HintKind.Gate, rule, [ran, trend],
                     "Phase 1 has reached its minimum duration but there is no follow-up PHQ-9 after the baseline: a PHQ-9 is needed before the reassessment."),
                 GateState.EscalationCriterionMet => new Hint("phase-2-eligible", HintKind.Gate, rule, [ran, trend],
@@ -160,12 +159,12 @@ public static class PhaseGates
         }
         const string rule2 = "Phase 2 (≥ 6 months) without remission (latest PHQ-9 in phase 2 ≥ 5) → phase 3 review: ECT if severe suicidality or catatonia; ketamine/esketamine only under supervision";
         var item9 = assessments.LastOrDefault(a => a.Date <= on && a.Items is { Count: 9 }) is { } withItems
-            ? $"item 9 on {D(withItems.Date)}: {withItems.Items![Phq9Assessment.SuicidalityItemIndex]} (0–3)"
+            ? $"item 9 on {Format.Date(withItems.Date)}: {withItems.Items![Phq9Assessment.SuicidalityItemIndex]} (0–3)"
             : "no PHQ-9 with item scores";
         return gate.State switch
         {
             GateState.TooEarly => new Hint("phase-2-reassessment", HintKind.Gate, rule2, [ran, trend],
-                $"Too early to judge phase 2: the protocol reviews on or after {D(gate.GateDate!.Value)}."),
+                $"Too early to judge phase 2: the protocol reviews on or after {Format.Date(gate.GateDate!.Value)}."),
             GateState.NoData => new Hint("phase-2-no-data", HintKind.Gate, rule2, [ran, trend],
                 "Phase 2 has reached its minimum duration but there is no PHQ-9 within phase 2: a PHQ-9 is needed before the review."),
             GateState.EscalationCriterionMet => new Hint("phase-3-review", HintKind.Gate, rule2, [ran, trend, item9],
@@ -186,8 +185,4 @@ public static class PhaseGates
         CourseKind.Ect => "ECT",
         _ => "Supervised esketamine/ketamine",
     };
-
-    internal static string D(DateOnly date) => date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-
-    internal static string Pct(decimal value) => value.ToString("0.#", CultureInfo.InvariantCulture) + " %";
 }

@@ -32,7 +32,7 @@ public static class ReportHtml
         h.Append("<header id=\"summary\">\n<h1>TRD clinical read-out</h1>\n<dl class=\"facts\">");
         Fact(h, "Protocol", r.ProtocolId);
         Fact(h, "Patient identifier", p.Patient.Value);
-        Fact(h, "As of", D(r.AsOf));
+        Fact(h, "As of", Format.Date(r.AsOf));
         Fact(h, "Current phase", current is null ? "not started" : $"phase {current.Number} ({Kebab.Name(current.Status)})");
         Fact(h, "Baseline", r.Outcome.Rule.ToString());
         h.Append("</dl>\n<p class=\"notice\">Decision support for the treating clinician. Nothing here is a decision: every hint names its rule and the data it read.</p>\n</header>\n");
@@ -63,9 +63,9 @@ public static class ReportHtml
     {
         var o = r.Outcome;
         h.Append("<section id=\"outcome\">\n<h2>Response and remission</h2>\n<dl class=\"facts\">");
-        Fact(h, "Baseline PHQ-9", o.Baseline is { } b ? $"{b.Total} on {D(b.Date)} ({Phq9Scoring.Label(Phq9Scoring.Band(b.Total))})" : "none");
-        Fact(h, "Latest PHQ-9", o.Latest is { } l ? $"{l.Total} on {D(l.Date)} ({Phq9Scoring.Label(Phq9Scoring.Band(l.Total))})" : "none");
-        Fact(h, "Improvement", o.ImprovementPercent is { } pct ? PhaseGates.Pct(pct) : "—");
+        Fact(h, "Baseline PHQ-9", o.Baseline is { } b ? $"{b.Total} on {Format.Date(b.Date)} ({Phq9Scoring.Label(Phq9Scoring.Band(b.Total))})" : "none");
+        Fact(h, "Latest PHQ-9", o.Latest is { } l ? $"{l.Total} on {Format.Date(l.Date)} ({Phq9Scoring.Label(Phq9Scoring.Band(l.Total))})" : "none");
+        Fact(h, "Improvement", o.ImprovementPercent is { } pct ? Format.Percent(pct) : "—");
         h.Append("<dt>Response (≥ 50 % drop)</dt><dd id=\"response\" class=\"").Append(o.Response ? "yes" : "no").Append("\">")
             .Append(o.Response ? "yes" : "no").Append(o.ResponseThreshold is { } t ? $" (needs total ≤ {N(t)})" : "").Append("</dd>");
         h.Append("<dt>Remission (total &lt; 5)</dt><dd id=\"remission\" class=\"").Append(o.Remission ? "yes" : "no").Append("\">")
@@ -107,7 +107,7 @@ public static class ReportHtml
         {
             h.Append("<table class=\"data\"><thead><tr><th>Date</th><th>Item 9 (0–3)</th><th>Total</th></tr></thead><tbody>\n");
             foreach (var s in r.SafetySignals)
-                h.Append("<tr class=\"safety-signal\"><td>").Append(D(s.Date)).Append("</td><td>").Append(s.Item9).Append("</td><td>").Append(s.Total).Append("</td></tr>\n");
+                h.Append("<tr class=\"safety-signal\"><td>").Append(Format.Date(s.Date)).Append("</td><td>").Append(s.Item9).Append("</td><td>").Append(s.Total).Append("</td></tr>\n");
             h.Append("</tbody></table>\n<p class=\"note\">Item 9 ≥ 1 means thoughts of self-harm were reported: a clinician reviews suicide risk. It is a screening answer, not a risk assessment.</p>\n");
         }
         h.Append("</section>\n");
@@ -124,7 +124,7 @@ public static class ReportHtml
                 .Append("<td>").Append(c.Phase).Append("</td>")
                 .Append("<td>").Append(E(c.Schedule)).Append("</td>")
                 .Append("<td>").Append(c.Planned is { } pl ? R(pl) : "open").Append("</td>")
-                .Append("<td>").Append(c.Start is { } s ? $"{D(s)} → {D(c.Until!.Value)}" : "—").Append("</td>")
+                .Append("<td>").Append(c.Start is { } s ? $"{Format.Date(s)} → {Format.Date(c.Until!.Value)}" : "—").Append("</td>")
                 .Append("<td class=\"num\">").Append(R(c.ExpectedToDate)).Append("</td>")
                 .Append("<td class=\"num delivered\">").Append(c.Delivered).Append("</td>")
                 .Append("<td class=\"num\">").Append(c.Missed).Append("</td>")
@@ -253,7 +253,7 @@ public static class ReportHtml
             h.Append("<text class=\"threshold-label\" x=\"").Append(Left + 6).Append("\" y=\"").Append(F(Y(threshold) - 4)).Append("\">response ≤ ").Append(N(threshold)).Append(" (50 % of baseline)</text>\n");
         }
         // today
-        h.Append("<line id=\"phq9-today\" class=\"today\" x1=\"").Append(F(Xd(r.AsOf))).Append("\" y1=\"").Append(Top).Append("\" x2=\"").Append(F(Xd(r.AsOf))).Append("\" y2=\"").Append(plotBottom).Append("\"><title>As of ").Append(D(r.AsOf)).Append("</title></line>\n");
+        h.Append("<line id=\"phq9-today\" class=\"today\" x1=\"").Append(F(Xd(r.AsOf))).Append("\" y1=\"").Append(Top).Append("\" x2=\"").Append(F(Xd(r.AsOf))).Append("\" y2=\"").Append(plotBottom).Append("\"><title>As of ").Append(Format.Date(r.AsOf)).Append("</title></line>\n");
         // the series
         if (r.Phq9.Count > 0)
         {
@@ -265,9 +265,9 @@ public static class ReportHtml
                 var flagged = x.Item9 is >= 1;
                 h.Append("<circle class=\"phq9-point band-").Append(Kebab.Name(x.Band)).Append(flagged ? " item9-positive" : "").Append(x.IsBaseline ? " baseline" : "")
                     .Append("\" cx=\"").Append(F(Xd(x.Date))).Append("\" cy=\"").Append(F(Y(x.Total))).Append("\" r=\"").Append(flagged ? 6 : 4)
-                    .Append("\" data-date=\"").Append(D(x.Date)).Append("\" data-total=\"").Append(x.Total).Append("\"><title>")
-                    .Append(D(x.Date)).Append(": PHQ-9 ").Append(x.Total).Append(" (").Append(E(Phq9Scoring.Label(x.Band))).Append(')')
-                    .Append(x.ImprovementPercent is { } pct ? $", {E(PhaseGates.Pct(pct))} from baseline" : "")
+                    .Append("\" data-date=\"").Append(Format.Date(x.Date)).Append("\" data-total=\"").Append(x.Total).Append("\"><title>")
+                    .Append(Format.Date(x.Date)).Append(": PHQ-9 ").Append(x.Total).Append(" (").Append(E(Phq9Scoring.Label(x.Band))).Append(')')
+                    .Append(x.ImprovementPercent is { } pct ? $", {E(Format.Percent(pct))} from baseline" : "")
                     .Append(x.Item9 is { } i9 ? $", item 9 = {i9}" : ", item 9 not recorded").Append("</title></circle>\n");
             }
         }
@@ -312,13 +312,13 @@ public static class ReportHtml
             {
                 var pe = phase.Planned.End is { } e && e < to ? e : to;
                 h.Append("<rect class=\"phase-planned\" x=\"").Append(F(Xd(ps))).Append("\" y=\"").Append(y + 4).Append("\" width=\"").Append(F(Math.Max(1, Xd(pe) - Xd(ps)))).Append("\" height=\"").Append(LaneHeight - 8)
-                    .Append("\"><title>Phase ").Append(phase.Number).Append(" planned ").Append(D(ps)).Append(" → ").Append(phase.Planned.End is { } pend ? D(pend) : "open").Append("</title></rect>");
+                    .Append("\"><title>Phase ").Append(phase.Number).Append(" planned ").Append(Format.Date(ps)).Append(" → ").Append(phase.Planned.End is { } pend ? Format.Date(pend) : "open").Append("</title></rect>");
             }
             if (phase.Actual?.Start is { } start && start <= r.AsOf)
             {
                 var end = phase.Actual.End is { } e && e < r.AsOf ? e : r.AsOf;
                 h.Append("<rect class=\"phase-actual phase-").Append(phase.Number).Append("\" x=\"").Append(F(Xd(start))).Append("\" y=\"").Append(y + 8).Append("\" width=\"").Append(F(Math.Max(2, Xd(end) - Xd(start)))).Append("\" height=\"").Append(LaneHeight - 16)
-                    .Append("\"><title>Phase ").Append(phase.Number).Append(" actual ").Append(D(start)).Append(" → ").Append(phase.Actual.End is { } aend ? D(aend) : "ongoing").Append("</title></rect>");
+                    .Append("\"><title>Phase ").Append(phase.Number).Append(" actual ").Append(Format.Date(start)).Append(" → ").Append(phase.Actual.End is { } aend ? Format.Date(aend) : "ongoing").Append("</title></rect>");
             }
             h.Append("</g>\n");
         }
@@ -340,14 +340,14 @@ public static class ReportHtml
                 var x = Xd(s.Date);
                 var status = Kebab.Name(s.Status);
                 h.Append("<rect class=\"session session-").Append(status).Append("\" x=\"").Append(F(x - 2)).Append("\" y=\"").Append(y + 6).Append("\" width=\"4\" height=\"").Append(LaneHeight - 12)
-                    .Append("\" data-date=\"").Append(D(s.Date)).Append("\"><title>").Append(D(s.Date)).Append(": ").Append(E(PhaseGates.CourseName(course.Kind))).Append(' ').Append(status).Append("</title></rect>");
+                    .Append("\" data-date=\"").Append(Format.Date(s.Date)).Append("\"><title>").Append(Format.Date(s.Date)).Append(": ").Append(E(PhaseGates.CourseName(course.Kind))).Append(' ').Append(status).Append("</title></rect>");
             }
             h.Append("</g>\n");
         }
         var axis = Top + lanes * LaneHeight + 4;
         h.Append("<line class=\"axis\" x1=\"").Append(TimelineLabel).Append("\" y1=\"").Append(axis).Append("\" x2=\"").Append(ChartWidth - Right).Append("\" y2=\"").Append(axis).Append("\"/>\n");
         MonthTicks(h, from, to, Xd, axis);
-        h.Append("<line id=\"today-line\" class=\"today\" x1=\"").Append(F(Xd(r.AsOf))).Append("\" y1=\"").Append(Top).Append("\" x2=\"").Append(F(Xd(r.AsOf))).Append("\" y2=\"").Append(axis).Append("\"><title>As of ").Append(D(r.AsOf)).Append("</title></line>\n");
+        h.Append("<line id=\"today-line\" class=\"today\" x1=\"").Append(F(Xd(r.AsOf))).Append("\" y1=\"").Append(Top).Append("\" x2=\"").Append(F(Xd(r.AsOf))).Append("\" y2=\"").Append(axis).Append("\"><title>As of ").Append(Format.Date(r.AsOf)).Append("</title></line>\n");
         h.Append("</svg>\n<p class=\"legend\"><span class=\"key key-planned\"></span> planned <span class=\"key key-actual\"></span> actual <span class=\"key key-completed\"></span> completed session <span class=\"key key-missed\"></span> missed <span class=\"key key-stopped\"></span> stopped</p>\n");
     }
 
@@ -357,8 +357,6 @@ public static class ReportHtml
         h.Append("<dt>").Append(E(term)).Append("</dt><dd>").Append(E(value)).Append("</dd>");
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
-
-    private static string D(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     private static string F(double v) => v.ToString("0.#", CultureInfo.InvariantCulture);
 
