@@ -28,4 +28,6 @@ public static class ProfileUrls
     public static readonly string Phq9Total = Canonical.StructureDefinition("trd-observation-phq9-total");
     public static readonly string Phq9Difficulty = Canonical.StructureDefinition("trd-observation-phq9-difficulty");
     public static readonly string Staging = Canonical.StructureDefinition("trd-observation-staging");
+    public static readonly string TreatmentOutcome = Canonical.StructureDefinition("trd-observation-treatment-outcome");
+    public static readonly string SafetySignal = Canonical.StructureDefinition("trd-flag-safety-signal");
 }

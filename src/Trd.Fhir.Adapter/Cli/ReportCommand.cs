@@ -69,11 +69,9 @@ internal static class ReportCommand
             }
             else
             {
-                var text = parse.GetValue(patient);
-                var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
-                if (text is null || bar <= 0 || bar == text.Length - 1)
+                if (!ServerOptions.TryParsePatient(parse.GetValue(patient), out var system, out var value))
                 {
-                    console.Error($"report: --server needs --patient system|value (fix: e.g. --patient https://hospital.example.org/mrn|12345)");
+                    console.Error($"report: --server needs --patient system|value (fix: {ServerOptions.PatientHint})");
                     return ExitCodes.UsageOrInput;
                 }
                 var serverOptions = server.Read(parse);
@@ -84,7 +82,7 @@ internal static class ReportCommand
                 }
                 await using var services = ServerOptions.Compose(serverOptions, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
                 var workflow = new PullWorkflow(services.GetRequiredService<Transport.FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
-                var pulled = await workflow.PullAsync(text[..bar], text[(bar + 1)..], null, cancellationToken);
+                var pulled = await workflow.PullAsync(system, value, null, cancellationToken);
                 foreach (var note in pulled.Notes)
                     console.Error($"note: {note}");
                 console.Problems("pull", pulled.Result.Problems);

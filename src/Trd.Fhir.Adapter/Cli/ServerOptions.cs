@@ -68,6 +68,18 @@ internal sealed class ServerOptions
         },
     };
 
+    /// <summary>A patient given as <c>system|value</c> on the command line.</summary>
+    public static bool TryParsePatient(string? text, out string system, out string value)
+    {
+        var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
+        var ok = text is not null && bar > 0 && bar < text.Length - 1;
+        system = ok ? text![..bar] : "";
+        value = ok ? text![(bar + 1)..] : "";
+        return ok;
+    }
+
+    public const string PatientHint = "e.g. --patient https://hospital.example.org/mrn|12345";
+
     private static Uri? AbsoluteUrl(string? text) =>
         text is not null && Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) ? url : null;
 

@@ -114,15 +114,14 @@ internal static class SyncCommands
             if (!Ready(server, parse, console, out var options))
                 return ExitCodes.UsageOrInput;
             var text = parse.GetValue(patient)!;
-            var bar = text.IndexOf('|', StringComparison.Ordinal);
-            if (bar <= 0 || bar == text.Length - 1)
+            if (!ServerOptions.TryParsePatient(text, out var system, out var value))
             {
-                console.Error($"trd-fhir: --patient '{text}' is not system|value (fix: e.g. --patient https://hospital.example.org/mrn|12345)");
+                console.Error($"trd-fhir: --patient '{text}' is not system|value (fix: {ServerOptions.PatientHint})");
                 return ExitCodes.UsageOrInput;
             }
             await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
             var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(new Identity(parse.GetValue(identifierBase)!)), services.GetRequiredService<ILogger<PullWorkflow>>());
-            var result = await workflow.PullAsync(text[..bar], text[(bar + 1)..], parse.GetValue(since), cancellationToken);
+            var result = await workflow.PullAsync(system, value, parse.GetValue(since), cancellationToken);
             foreach (var note in result.Notes)
                 console.Error($"note: {note}");
             console.Problems("pull", result.Result.Problems);

@@ -19,8 +19,8 @@ public sealed class ClinicalToFhir(Identity identity)
     public static ClinicalToFhir Default { get; } = new(Identity.Default);
 
     public static readonly string StagingSystem = Profiles.Canonical.CodeSystem("trd-staging");
-    public static readonly string TreatmentOutcomeProfile = Profiles.Canonical.StructureDefinition("trd-observation-treatment-outcome");
-    public static readonly string SafetySignalProfile = Profiles.Canonical.StructureDefinition("trd-flag-safety-signal");
+    public static readonly string TreatmentOutcomeProfile = ProfileUrls.TreatmentOutcome;
+    public static readonly string SafetySignalProfile = ProfileUrls.SafetySignal;
     public const string GoalAchievementSystem = "http://terminology.hl7.org/CodeSystem/goal-achievement";
     public const string FlagCategorySystem = "http://terminology.hl7.org/CodeSystem/flag-category";
     public const string FlagDetailExtension = "http://hl7.org/fhir/StructureDefinition/flag-detail";
@@ -148,28 +148,8 @@ public sealed class ClinicalToFhir(Identity identity)
 
         private ResourceReference Ref(string resourceType, string local) => new(Identity.FullUrl(identity.For(resourceType, p.Id, local)));
 
-        private void Add(DomainResource resource, string local, string profile)
-        {
-            var identifier = identity.For(resource.TypeName, p.Id, local);
-            switch (resource)
-            {
-                case Observation o: o.Identifier = [identifier]; break;
-                case Flag f: f.Identifier = [identifier]; break;
-                default: throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
-            }
-            resource.Meta = new Meta { Profile = [profile] };
-            bundle.Entry.Add(new Bundle.EntryComponent
-            {
-                FullUrl = Identity.FullUrl(identifier),
-                Resource = resource,
-                Request = new Bundle.RequestComponent
-                {
-                    Method = Bundle.HTTPVerb.POST,
-                    Url = resource.TypeName,
-                    IfNoneExist = Identity.IdentifierQuery(identifier.System!, identifier.Value!),
-                },
-            });
-        }
+        private void Add(DomainResource resource, string local, string profile) =>
+            bundle.Entry.Add(identity.ConditionalCreate(resource, p.Id, local, profile));
 
     }
 }

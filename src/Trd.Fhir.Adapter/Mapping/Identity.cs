@@ -45,8 +45,34 @@ public sealed class Identity(string identifierBase)
         ServiceRequest r => r.Identifier,
         Procedure r => r.Identifier,
         Observation r => r.Identifier,
+        Flag r => r.Identifier,
         _ => [],
     };
+
+    /// <summary>
+    /// The transaction entry of one of our resources: its business identifier and claimed profile set, its fullUrl the
+    /// name-based UUID of that identifier, and a conditional create (<c>If-None-Exist</c>) on it.
+    /// </summary>
+    public Bundle.EntryComponent ConditionalCreate(DomainResource resource, string protocolId, string local, string profile)
+    {
+        var identifier = For(resource.TypeName, protocolId, local);
+        var identifiers = IdentifiersOf(resource);
+        identifiers.Add(identifier);
+        if (IdentifiersOf(resource).Count == 0)
+            throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
+        resource.Meta = new Meta { Profile = [profile] };
+        return new Bundle.EntryComponent
+        {
+            FullUrl = FullUrl(identifier),
+            Resource = resource,
+            Request = new Bundle.RequestComponent
+            {
+                Method = Bundle.HTTPVerb.POST,
+                Url = resource.TypeName,
+                IfNoneExist = IdentifierQuery(identifier.System!, identifier.Value!),
+            },
+        };
+    }
 
     /// <summary>The protocol id carried by one of our identifiers on <paramref name="resource"/>, if any.</summary>
     public string? ProtocolIdOf(Resource resource, IEnumerable<Identifier> identifiers)

@@ -52,26 +52,10 @@ public sealed class ProtocolToFhir(Identity identity)
 
         private ResourceReference Add(DomainResource resource, string local, string profile)
         {
-            var identifier = identity.For(resource.TypeName, p.Id, local);
-            var identifiers = Identity.IdentifiersOf(resource);
-            identifiers.Add(identifier);
-            if (Identity.IdentifiersOf(resource).Count == 0)
-                throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
-            resource.Meta = new Meta { Profile = [profile] };
-            var fullUrl = Identity.FullUrl(identifier);
-            _fullUrls[$"{resource.TypeName}/{local}"] = fullUrl;
-            _bundle.Entry.Add(new Bundle.EntryComponent
-            {
-                FullUrl = fullUrl,
-                Resource = resource,
-                Request = new Bundle.RequestComponent
-                {
-                    Method = Bundle.HTTPVerb.POST,
-                    Url = resource.TypeName,
-                    IfNoneExist = Identity.IdentifierQuery(identifier.System!, identifier.Value!),
-                },
-            });
-            return new ResourceReference(fullUrl);
+            var entry = identity.ConditionalCreate(resource, p.Id, local, profile);
+            _fullUrls[$"{resource.TypeName}/{local}"] = entry.FullUrl!;
+            _bundle.Entry.Add(entry);
+            return new ResourceReference(entry.FullUrl);
         }
 
         private ResourceReference Ref(string resourceType, string local) => new(_fullUrls[$"{resourceType}/{local}"]);
