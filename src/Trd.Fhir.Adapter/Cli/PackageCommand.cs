@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -92,7 +91,7 @@ internal static partial class FhirPackage
 
     public static Result Build(TrdValidator validator, string name, string version, string? exampleDir)
     {
-        var resolver = ResolverOf(validator);
+        var resolver = validator.ResourceResolver; // the snapshots the validator itself uses
         var failures = new List<string>();
         var artefacts = new List<Artefact>();
         var asm = typeof(TrdValidator).Assembly;
@@ -148,17 +147,6 @@ internal static partial class FhirPackage
         }
         var summary = string.Join(", ", artefacts.GroupBy(a => a.ResourceType).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
         return new Result(Tgz(entries), artefacts.Count, summary, examples.Count, skipped, failures);
-    }
-
-    /// <summary>
-    /// The validator's resolver (our artefacts with snapshots → core), so the package ships exactly the snapshots the
-    /// validator uses. Trd.Fhir.Profiles does not expose it publicly; read through its one internal property.
-    /// </summary>
-    private static IAsyncResourceResolver ResolverOf(TrdValidator validator)
-    {
-        var property = typeof(TrdValidator).GetProperty("Resolver", BindingFlags.Instance | BindingFlags.NonPublic)
-            ?? throw new InvalidOperationException("TrdValidator.Resolver not found: Trd.Fhir.Profiles changed; expose its resolver for the package builder.");
-        return (IAsyncResourceResolver)property.GetValue(validator)!;
     }
 
     private static Artefact? Header(string fileName, byte[] json)
