@@ -2,20 +2,8 @@ using Trd.Fhir.Adapter.Cli;
 
 namespace Trd.Fhir.Adapter.Tests.Cli;
 
-public sealed class MapCommandTests : IDisposable
+public sealed class MapCommandTests() : CliTest("trd-map-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("trd-map-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     public void Map_Example_WritesTransactionBundleToStdout()
     {
@@ -30,8 +18,8 @@ public sealed class MapCommandTests : IDisposable
     public void Map_ThenReverse_GivesTheExampleBack()
     {
         var example = Repo.Path("examples", "phase2-remission.json");
-        var bundle = Path.Combine(_dir, "bundle.json");
-        var protocol = Path.Combine(_dir, "protocol.json");
+        var bundle = Path.Combine(Dir, "bundle.json");
+        var protocol = Path.Combine(Dir, "protocol.json");
 
         Assert.Equal(ExitCodes.Success, Run("map", example, "-o", bundle).Exit);
         Assert.Equal(ExitCodes.Success, Run("map", "--reverse", bundle, "-o", protocol).Exit);
@@ -42,7 +30,7 @@ public sealed class MapCommandTests : IDisposable
     [Fact]
     public void Map_InvalidDocument_Exit2WithFileLineAndPath()
     {
-        var file = Path.Combine(_dir, "bad.json");
+        var file = Path.Combine(Dir, "bad.json");
         File.WriteAllText(file, File.ReadAllText(Repo.Path("examples", "phase1-augmentation.json")).Replace("\"drug\": \"venlafaxine\",\n          \"role\"", "\"drug\": \"venlafaxin\",\n          \"role\"", StringComparison.Ordinal));
 
         var (exit, output, error) = Run("map", file);
@@ -55,7 +43,7 @@ public sealed class MapCommandTests : IDisposable
     [Fact]
     public void Map_MissingFile_Exit2NamingIt()
     {
-        var (exit, _, error) = Run("map", Path.Combine(_dir, "nope.json"));
+        var (exit, _, error) = Run("map", Path.Combine(Dir, "nope.json"));
 
         Assert.Equal(ExitCodes.UsageOrInput, exit);
         Assert.Contains("nope.json: no such file or directory", error, StringComparison.Ordinal);
@@ -73,7 +61,7 @@ public sealed class MapCommandTests : IDisposable
     [Fact]
     public void Reverse_NotFhir_Exit2WithReason()
     {
-        var file = Path.Combine(_dir, "x.json");
+        var file = Path.Combine(Dir, "x.json");
         File.WriteAllText(file, "{\"hello\": 1}");
 
         var (exit, _, error) = Run("map", "--reverse", file);
@@ -85,10 +73,10 @@ public sealed class MapCommandTests : IDisposable
     [Fact]
     public void Map_OutDir_WritesOneBundlePerExampleAndSummary()
     {
-        var (exit, output, _) = Run("map", Repo.Path("examples"), "--out-dir", _dir);
+        var (exit, output, _) = Run("map", Repo.Path("examples"), "--out-dir", Dir);
 
         Assert.Equal(ExitCodes.Success, exit);
-        Assert.Equal(Repo.Examples().Count(), Directory.GetFiles(_dir, "*.bundle.json").Length);
+        Assert.Equal(Repo.Examples().Count(), Directory.GetFiles(Dir, "*.bundle.json").Length);
         Assert.Contains("phase3-ect-esketamine.json: 104 resources", output, StringComparison.Ordinal);
     }
 }

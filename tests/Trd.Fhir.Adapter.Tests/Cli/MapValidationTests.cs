@@ -4,33 +4,21 @@ using Trd.Fhir.Adapter.Cli;
 namespace Trd.Fhir.Adapter.Tests.Cli;
 
 /// <summary><c>trd-fhir map</c> validates the Bundle it produced: a non-conforming one is reported, not written, exit 1.</summary>
-public sealed class MapValidationTests : IDisposable
+public sealed class MapValidationTests() : CliTest("trd-mapval-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("trd-mapval-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
-
     /// <summary>Our trd-condition, made stricter (Condition.note 1..*), which the mapping does not fill.</summary>
     private string StricterConditionIg()
     {
         var sd = JsonNode.Parse(File.ReadAllText(Repo.Path("profiles", "StructureDefinition-trd-condition.json")))!;
         sd["differential"]!["element"]!.AsArray().Add(new JsonObject { ["id"] = "Condition.note", ["path"] = "Condition.note", ["min"] = 1 });
-        File.WriteAllText(Path.Combine(_dir, "StructureDefinition-trd-condition.json"), sd.ToJsonString());
-        return _dir;
+        File.WriteAllText(Path.Combine(Dir, "StructureDefinition-trd-condition.json"), sd.ToJsonString());
+        return Dir;
     }
 
     [Fact]
     public void Map_EveryExample_ConformsAndExit0()
     {
-        var (exit, _, error) = Run("map", Repo.Path("examples"), "--out-dir", Path.Combine(_dir, "out"));
+        var (exit, _, error) = Run("map", Repo.Path("examples"), "--out-dir", Path.Combine(Dir, "out"));
 
         Assert.Equal(ExitCodes.Success, exit);
         Assert.DoesNotContain(": error ", error, StringComparison.Ordinal);

@@ -7,23 +7,11 @@ using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Tests.Cli;
 
-public sealed class PackageCommandTests : IDisposable
+public sealed class PackageCommandTests() : CliTest("trd-package-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("trd-package-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
-
     private string Package(string name = "trd-fhir-profiles.tgz")
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         var (exit, output, error) = Run("package", "-o", path);
         Assert.True(exit == ExitCodes.Success, error);
         Assert.StartsWith($"{path}: trd.fhir.profiles#0.1.0, ", output, StringComparison.Ordinal);
@@ -111,7 +99,7 @@ public sealed class PackageCommandTests : IDisposable
     [Fact]
     public void Package_BadVersion_Exit2()
     {
-        var (exit, _, error) = Run("package", "-o", Path.Combine(_dir, "x.tgz"), "--package-version", "latest");
+        var (exit, _, error) = Run("package", "-o", Path.Combine(Dir, "x.tgz"), "--package-version", "latest");
 
         Assert.Equal(ExitCodes.UsageOrInput, exit);
         Assert.Contains("not a valid package name and version", error, StringComparison.Ordinal);

@@ -6,27 +6,15 @@ using Trd.Fhir.Adapter.Cli;
 
 namespace Trd.Fhir.Adapter.Tests.Cli;
 
-public sealed class ValidateCommandTests : IDisposable
+public sealed class ValidateCommandTests() : CliTest("trd-validate-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("trd-validate-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
-
     private static string Example(string name) => Repo.Path("profiles", "examples", name);
 
     private static JsonNode ExampleJson(string name) => JsonNode.Parse(File.ReadAllText(Example(name)))!;
 
     private string Write(string name, string text)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, text);
         return path;
@@ -88,7 +76,7 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public void Validate_MissingFile_Exit2NamingItAndStillValidatesTheOthers()
     {
-        var missing = Path.Combine(_dir, "nope.json");
+        var missing = Path.Combine(Dir, "nope.json");
 
         var (exit, output, error) = Run("validate", missing, Example("trd-condition.valid.json"));
 
@@ -134,18 +122,18 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public void Validate_DirectoryRecursive_SkipsJsonWithoutResourceTypeAndKeepsInputOrder()
     {
-        File.Copy(Example("trd-condition.valid.json"), Path.Combine(_dir, "a.json"));
+        File.Copy(Example("trd-condition.valid.json"), Path.Combine(Dir, "a.json"));
         Write("package.json", "{\"name\": \"not-fhir\"}");
-        Directory.CreateDirectory(Path.Combine(_dir, "sub"));
-        File.Copy(Example("trd-condition.invalid-no-trd-code.json"), Path.Combine(_dir, "sub", "b.json"));
-        File.Copy(Example("trd-goal.invalid-no-addresses.json"), Path.Combine(_dir, "sub", "c.json"));
+        Directory.CreateDirectory(Path.Combine(Dir, "sub"));
+        File.Copy(Example("trd-condition.invalid-no-trd-code.json"), Path.Combine(Dir, "sub", "b.json"));
+        File.Copy(Example("trd-goal.invalid-no-addresses.json"), Path.Combine(Dir, "sub", "c.json"));
 
-        var (exit, output, error) = Run("validate", _dir);
+        var (exit, output, error) = Run("validate", Dir);
 
         Assert.Equal(ExitCodes.ValidationFailed, exit);
         Assert.Equal("", error);
-        var b = output.IndexOf(Path.Combine(_dir, "sub", "b.json"), StringComparison.Ordinal);
-        var c = output.IndexOf(Path.Combine(_dir, "sub", "c.json"), StringComparison.Ordinal);
+        var b = output.IndexOf(Path.Combine(Dir, "sub", "b.json"), StringComparison.Ordinal);
+        var c = output.IndexOf(Path.Combine(Dir, "sub", "c.json"), StringComparison.Ordinal);
         Assert.True(b >= 0 && c > b, output);
         Assert.Contains("validated 3 resource(s) in 4 file(s): 2 invalid", output, StringComparison.Ordinal);
     }
@@ -225,7 +213,7 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public void Validate_IgWithAStricterProfile_FailsWhatOursAccept()
     {
-        var strict = Directory.CreateDirectory(Path.Combine(_dir, "ig")).FullName;
+        var strict = Directory.CreateDirectory(Path.Combine(Dir, "ig")).FullName;
         var sd = JsonNode.Parse(File.ReadAllText(Repo.Path("profiles", "StructureDefinition-trd-condition.json")))!;
         sd["differential"]!["element"]!.AsArray().Add(new JsonObject { ["id"] = "Condition.note", ["path"] = "Condition.note", ["min"] = 1 });
         File.WriteAllText(Path.Combine(strict, "StructureDefinition-trd-condition.json"), sd.ToJsonString());
@@ -240,7 +228,7 @@ public sealed class ValidateCommandTests : IDisposable
     [Fact]
     public void Validate_IgThatDoesNotExist_Exit2()
     {
-        var (exit, _, error) = Run("validate", "--ig", Path.Combine(_dir, "none.tgz"), Example("trd-condition.valid.json"));
+        var (exit, _, error) = Run("validate", "--ig", Path.Combine(Dir, "none.tgz"), Example("trd-condition.valid.json"));
 
         Assert.Equal(ExitCodes.UsageOrInput, exit);
         Assert.Contains("none.tgz: no such file or directory", error, StringComparison.Ordinal);
@@ -302,7 +290,7 @@ public sealed class ValidateCommandTests : IDisposable
     {
         var file = MixedNdjson();
 
-        var (exit, output, _) = Run("validate", "--format", "sarif", file, Path.Combine(_dir, "missing.json"));
+        var (exit, output, _) = Run("validate", "--format", "sarif", file, Path.Combine(Dir, "missing.json"));
 
         Assert.Equal(ExitCodes.UsageOrInput, exit);
         var sarif = JsonNode.Parse(output)!;
