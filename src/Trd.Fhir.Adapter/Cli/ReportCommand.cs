@@ -1,11 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
-using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Cli;
@@ -74,21 +71,11 @@ internal static class ReportCommand
                     console.Error($"report: --server needs --patient system|value (fix: {ServerOptions.PatientHint})");
                     return ExitCodes.UsageOrInput;
                 }
-                var serverOptions = server.Read(parse);
-                if (ServerOptions.Incomplete(serverOptions) is { } problem)
-                {
-                    console.Error($"trd-fhir: {problem}");
+                if (!SyncCommands.Ready(server, parse, console, out var serverOptions))
                     return ExitCodes.UsageOrInput;
-                }
-                await using var services = ServerOptions.Compose(serverOptions, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
-                var workflow = new PullWorkflow(services.GetRequiredService<Transport.FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
-                var pulled = await workflow.PullAsync(system, value, null, cancellationToken);
-                foreach (var note in pulled.Notes)
-                    console.Error($"note: {note}");
-                console.Problems("pull", pulled.Result.Problems);
-                if (pulled.Result.Protocol is null)
+                (protocol, _) = await SyncCommands.PullProtocolAsync(server, parse, serverOptions, console, identity, system, value, null, cancellationToken);
+                if (protocol is null)
                     return ExitCodes.ValidationFailed;
-                protocol = pulled.Result.Protocol;
             }
 
             var readout = ClinicalReadout.Read(protocol, clock, options);

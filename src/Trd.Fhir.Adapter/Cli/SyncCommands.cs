@@ -18,7 +18,7 @@ internal static class SyncCommands
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static bool Ready(ServerOptions server, ParseResult parse, CliConsole console, out FhirServerOptions options)
+    internal static bool Ready(ServerOptions server, ParseResult parse, CliConsole console, out FhirServerOptions options)
     {
         options = server.Read(parse);
         if (ServerOptions.Incomplete(options) is { } problem)
@@ -119,23 +119,33 @@ internal static class SyncCommands
                 console.Error($"trd-fhir: --patient '{text}' is not system|value (fix: {ServerOptions.PatientHint})");
                 return ExitCodes.UsageOrInput;
             }
-            await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
-            var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(new Identity(parse.GetValue(identifierBase)!)), services.GetRequiredService<ILogger<PullWorkflow>>());
-            var result = await workflow.PullAsync(system, value, parse.GetValue(since), cancellationToken);
-            foreach (var note in result.Notes)
-                console.Error($"note: {note}");
-            console.Problems("pull", result.Result.Problems);
-            if (result.Result.Protocol is not { } protocol)
+            var (protocol, read) = await PullProtocolAsync(server, parse, options, console, new Identity(parse.GetValue(identifierBase)!), system, value, parse.GetValue(since), cancellationToken);
+            if (protocol is null)
                 return ExitCodes.ValidationFailed;
             var json = ProtocolWriter.Write(protocol);
             if (parse.GetValue(output) is { } file)
                 await File.WriteAllTextAsync(file, json, cancellationToken);
             else
                 console.Write(json);
-            console.Error($"pulled {result.ResourcesRead} resources: {protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9 assessments");
+            console.Error($"pulled {read} resources: {protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9 assessments");
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The pull step shared by <c>pull</c> and <c>report --server</c>: notes and problems go to stderr; the protocol
+    /// is null when none could be rebuilt (patient not found, nothing readable).</summary>
+    internal static async Task<(TrdProtocol? Protocol, int ResourcesRead)> PullProtocolAsync(
+        ServerOptions server, ParseResult parse, FhirServerOptions options, CliConsole console, Identity identity,
+        string system, string value, DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
+        var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
+        var result = await workflow.PullAsync(system, value, since, cancellationToken);
+        foreach (var note in result.Notes)
+            console.Error($"note: {note}");
+        console.Problems("pull", result.Result.Problems);
+        return (result.Result.Protocol, result.ResourcesRead);
     }
 
     // ---------------- probe ----------------

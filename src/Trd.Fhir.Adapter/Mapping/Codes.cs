@@ -75,6 +75,15 @@ public static class Codes
         _ => new Coding(Snomed, "75516001", "Psychotherapy (regime/therapy)"),
     };
 
+    /// <summary>The codings of a psychotherapy order or session: the SNOMED regime, plus the project code for IPSRT (no
+    /// confirmed standard code exists for it).</summary>
+    public static IEnumerable<Coding> PsychotherapyCodings(PsychotherapyModality modality)
+    {
+        yield return PsychotherapyCoding(modality);
+        if (modality == PsychotherapyModality.Ipsrt)
+            yield return new Coding(Intervention, Ipsrt, "Interpersonal and social rhythm therapy");
+    }
+
     // LOINC PHQ-9 (CONFIRMED, terminology.md §1).
     public const string Phq9Panel = "44249-1";
     public const string Phq9Total = "44261-6";

@@ -251,16 +251,13 @@ public sealed class ProtocolToFhir(Identity identity)
                     break;
                 case PsychotherapyIntervention t:
                 {
-                    var codings = new List<Coding> { Codes.PsychotherapyCoding(t.Modality) };
-                    if (t.Modality == PsychotherapyModality.Ipsrt)
-                        codings.Add(new Coding(Codes.Intervention, Codes.Ipsrt, "Interpersonal and social rhythm therapy"));
                     yield return Activity(Add(Order(t, authored, condition, t.Schedule, t.Modality switch
                     {
                         PsychotherapyModality.Cbt => "Cognitive behavioural therapy",
                         PsychotherapyModality.Ipsrt => "Interpersonal and social rhythm therapy",
                         PsychotherapyModality.Ipt => "Interpersonal psychotherapy",
                         _ => "Psychotherapy",
-                    }, [.. codings]), t.Id, ProfileUrls.Psychotherapy));
+                    }, [.. Codes.PsychotherapyCodings(t.Modality)]), t.Id, ProfileUrls.Psychotherapy));
                     break;
                 }
                 case TmsIntervention tms:
@@ -429,10 +426,7 @@ public sealed class ProtocolToFhir(Identity identity)
                 }
                 case PsychotherapyIntervention t:
                 {
-                    var codings = new List<Coding> { Codes.PsychotherapyCoding(t.Modality) };
-                    if (t.Modality == PsychotherapyModality.Ipsrt)
-                        codings.Add(new Coding(Codes.Intervention, Codes.Ipsrt, "Interpersonal and social rhythm therapy"));
-                    procedure.Code = new CodeableConcept { Coding = codings, Text = "Psychotherapy session" };
+                    procedure.Code = new CodeableConcept { Coding = [.. Codes.PsychotherapyCodings(t.Modality)], Text = "Psychotherapy session" };
                     procedure.BasedOn = [Ref("ServiceRequest", t.Id)];
                     break;
                 }

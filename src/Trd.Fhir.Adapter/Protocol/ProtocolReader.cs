@@ -260,9 +260,7 @@ public static partial class ProtocolReader
             case InterventionKind.Ect:
             {
                 c.OnlyKnown(e, at, [.. common, "indications", "placement", "schedule"]);
-                var indications = c.Array(e, at, "indications", required: true)
-                    .Select(i => i.Element.ValueKind == JsonValueKind.String ? c.EnumValue<EctIndication>(i.Element.GetString()!, i.Path) : WrongItem<EctIndication>(i.Path, c))
-                    .ToArray();
+                var indications = ReadEnumList<EctIndication>(e, at, "indications", c);
                 var placement = c.Enum<ElectrodePlacement>(e, at, "placement", required: false);
                 var schedule = ReadSchedule(e, at, "schedule", c, required: true);
                 return id is null || schedule is null || indications.Any(i => i is null) ? null
@@ -278,9 +276,7 @@ public static partial class ProtocolReader
             case InterventionKind.SleepChronotherapy:
             {
                 c.OnlyKnown(e, at, [.. common, "components", "description"]);
-                var components = c.Array(e, at, "components", required: true)
-                    .Select(i => i.Element.ValueKind == JsonValueKind.String ? c.EnumValue<SleepComponent>(i.Element.GetString()!, i.Path) : WrongItem<SleepComponent>(i.Path, c))
-                    .ToArray();
+                var components = ReadEnumList<SleepComponent>(e, at, "components", c);
                 var description = c.String(e, at, "description", required: false);
                 return id is null || components.Any(x => x is null) ? null
                     : new SleepIntervention(id, status, components.Select(x => x!.Value).ToArray(), description);
@@ -296,11 +292,15 @@ public static partial class ProtocolReader
         }
     }
 
-    private static T? WrongItem<T>(string path, JsonCursor c) where T : struct, Enum
-    {
-        c.Error(path, ProblemCode.WrongType, "expected a string", $"use one of: {string.Join(", ", Kebab.Names<T>())}");
-        return null;
-    }
+    /// <summary>A required array of enum names; each item null (and reported) when it is not one of them.</summary>
+    private static T?[] ReadEnumList<T>(JsonElement parent, string at, string name, JsonCursor c) where T : struct, Enum =>
+        c.Array(parent, at, name, required: true).Select(i =>
+        {
+            if (i.Element.ValueKind == JsonValueKind.String)
+                return c.EnumValue<T>(i.Element.GetString()!, i.Path);
+            c.Error(i.Path, ProblemCode.WrongType, "expected a string", $"use one of: {string.Join(", ", Kebab.Names<T>())}");
+            return null;
+        }).ToArray();
 
     private static InterventionStatus DefaultStatus(PhaseStatus phase) => phase switch
     {

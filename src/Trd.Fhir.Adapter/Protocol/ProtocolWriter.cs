@@ -146,10 +146,7 @@ public static class ProtocolWriter
                 }
                 break;
             case EctIntervention ect:
-                w.WriteStartArray("indications");
-                foreach (var indication in ect.Indications)
-                    w.WriteStringValue(Kebab.Name(indication));
-                w.WriteEndArray();
+                WriteEnumArray(w, "indications", ect.Indications);
                 if (ect.Placement is { } placement)
                     w.WriteString("placement", Kebab.Name(placement));
                 WriteSchedule(w, "schedule", ect.Schedule);
@@ -159,10 +156,7 @@ public static class ProtocolWriter
                 WriteSchedule(w, "review", hrv.Review);
                 break;
             case SleepIntervention sleep:
-                w.WriteStartArray("components");
-                foreach (var component in sleep.Components)
-                    w.WriteStringValue(Kebab.Name(component));
-                w.WriteEndArray();
+                WriteEnumArray(w, "components", sleep.Components);
                 if (sleep.Description is { } description)
                     w.WriteString("description", description);
                 break;
@@ -170,6 +164,14 @@ public static class ProtocolWriter
                 WriteSchedule(w, "schedule", monitoring.Schedule);
                 break;
         }
+    }
+
+    private static void WriteEnumArray<T>(Utf8JsonWriter w, string name, IEnumerable<T> values) where T : struct, Enum
+    {
+        w.WriteStartArray(name);
+        foreach (var value in values)
+            w.WriteStringValue(Kebab.Name(value));
+        w.WriteEndArray();
     }
 
     private static void WriteTmsParameters(Utf8JsonWriter w, TmsParameters p)
