@@ -16,6 +16,7 @@ public static class CliApp
             SyncCommands.Pull(console),
             SyncCommands.Probe(console),
             ReportCommand.Create(console),
+            ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

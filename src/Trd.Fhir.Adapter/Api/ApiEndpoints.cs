@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Text;
+using Hl7.Fhir.Model;
+using Task = System.Threading.Tasks.Task;
+using Hl7.Fhir.Rest;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Sync;
+using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Profiles;
+
+namespace Trd.Fhir.Adapter.Api;
+
+/// <summary>
+/// The minimal-API endpoints of <c>trd-fhir serve</c>: thin surfaces over Protocol, Mapping, Profiles, Sync and Clinical.
+/// Bodies are read by <see cref="ApiBody"/> (size limit, media type); every error is an OperationOutcome.
+/// </summary>
+public static class ApiEndpoints
+{
+    private const string Json = "application/json";
+    private const string Html = "text/html";
+
+    public static IEndpointRouteBuilder MapTrdFhirApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/protocols/$map", MapAsync)
+            .WithName("MapProtocol").WithSummary("Protocol document → FHIR R4 transaction Bundle, validated against the profiles")
+            .Accepts<object>(Json).Produces(200, contentType: ApiOutcome.FhirJson).ProducesProblemOutcomes(400, 413, 415, 422);
+        endpoints.MapPost("/$validate", ValidateAsync)
+            .WithName("Validate").WithSummary("Validate a protocol document, a FHIR resource or a Bundle (JSON or XML) → OperationOutcome (200 valid, 422 invalid)")
+            .Accepts<object>(Json, ApiOutcome.FhirJson, "application/fhir+xml", "application/xml").Produces(200, contentType: ApiOutcome.FhirJson).ProducesProblemOutcomes(400, 413, 415, 422);
+        endpoints.MapGet("/patients/{patient}/protocol", PullAsync)
+            .WithName("PullProtocol").WithSummary("Pull a patient's TRD data from the FHIR server and rebuild the protocol document. {patient} is system|value as ONE percent-encoded path segment, e.g. https%3A%2F%2Fhospital.example.org%2Fmrn%7C12345")
+            .Produces(200, contentType: Json).ProducesProblemOutcomes(400, 404, 422, 502);
+        endpoints.MapGet("/patients/{patient}/report", ReportAsync)
+            .WithName("PatientReport").WithSummary("The clinical read-out of a patient's protocol, pulled from the FHIR server: HTML (Accept: text/html) or JSON. Query: asOf=YYYY-MM-DD, baseline=first|phase-1|phase-2|phase-3")
+            .Produces(200, contentType: Json).Produces(200, contentType: Html).ProducesProblemOutcomes(400, 404, 422, 502);
+        endpoints.MapGet("/servers/probe", ProbeAsync)
+            .WithName("ProbeServer").WithSummary("What the configured FHIR server can store and read, and the push strategy it gets (from /metadata)")
+            .Produces(200, contentType: Json).ProducesProblemOutcomes(502);
+        endpoints.MapGet("/health", () => Results.Text("ok\n", "text/plain"))
+            .AllowAnonymous().WithName("Health").WithSummary("Liveness: the process answers (no authentication)");
+        endpoints.MapGet("/ready", ReadyAsync)
+            .WithName("Ready").WithSummary("Readiness: the validator is warm, the ledger answers, the FHIR server's /metadata answers (authenticated)")
+            .Produces(200, contentType: Json).ProducesProblemOutcomes(503);
+        return endpoints;
+    }
+
+    private static RouteHandlerBuilder ProducesProblemOutcomes(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        builder.Produces(401, contentType: ApiOutcome.FhirJson).Produces(429, contentType: ApiOutcome.FhirJson);
+        foreach (var status in statuses)
+            builder.Produces(status, contentType: ApiOutcome.FhirJson);
+        return builder;
+    }
+
+    // ---------------- protocol documents ----------------
+
+    /// <summary>A protocol document from the body: 400 for malformed JSON (line/column in diagnostics), 422 for any other
+    /// error (every problem, each with its JSON path as the issue expression).</summary>
+    internal static async Task<(TrdProtocol? Protocol, IResult? Error)> ReadProtocolAsync(HttpContext context, ApiSettings settings)
+    {
+        var body = await ApiBody.ReadAsync(context, settings.MaxBodyBytes, allowXml: false);
+        if (body.Error is not null)
+            return (null, body.Error);
+        var read = ProtocolReader.Read(body.Bytes);
+        if (read.Protocol is not null)
+            return (read.Protocol, null);
+        var status = read.Problems.Any(p => p.Code == ProblemCode.InvalidJson) ? StatusCodes.Status400BadRequest : StatusCodes.Status422UnprocessableEntity;
+        return (null, ApiOutcome.Fhir(ApiOutcome.From(read.Problems), status));
+    }
+
+    private static async Task<IResult> MapAsync(HttpContext context, ApiSettings settings, Identity identity, ApiValidator validator)
+    {
+        var (protocol, error) = await ReadProtocolAsync(context, settings);
+        if (protocol is null)
+            return error!;
+        var bundle = new ProtocolToFhir(identity).Map(protocol);
+        var outcome = validator.Validate(bundle);
+        return ApiOutcome.HasErrors(outcome) ? ApiOutcome.Fhir(outcome, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(bundle);
+    }
+
+    private static async Task<IResult> ValidateAsync(HttpContext context, ApiSettings settings, Identity identity, ApiValidator validator)
+    {
+        var body = await ApiBody.ReadAsync(context, settings.MaxBodyBytes, allowXml: true);
+        if (body.Error is not null)
+            return body.Error;
+        var bytes = body.Bytes!;
+        OperationOutcome outcome;
+        if (body.Format == BodyFormat.Json && FhirJson.ResourceType(bytes) is null)
+        {
+            // No resourceType: a protocol document. Its problems, then (when it reads) the validation of its mapped Bundle.
+            var read = ProtocolReader.Read(bytes);
+            if (read.Problems.Any(p => p.Code == ProblemCode.InvalidJson))
+                return ApiOutcome.Fhir(ApiOutcome.From(read.Problems), StatusCodes.Status400BadRequest);
+            outcome = ApiOutcome.From(read.Problems);
+            if (read.Protocol is not null)
+                outcome.Issue.AddRange(validator.Validate(new ProtocolToFhir(identity).Map(read.Protocol)).Issue);
+        }
+        else
+        {
+            var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes.AsSpan(3) : bytes);
+            var parsed = body.Format == BodyFormat.Xml ? TrdFhirParser.ParseXml(text) : TrdFhirParser.ParseJson(text);
+            if (parsed.Resource is null)
+            {
+                var syntax = parsed.Outcome.Issue.Any(i => i.Details?.Coding.FirstOrDefault()?.Code is "json-syntax" or "xml-syntax");
+                return ApiOutcome.Fhir(parsed.Outcome, syntax ? StatusCodes.Status400BadRequest : StatusCodes.Status422UnprocessableEntity);
+            }
+            outcome = new OperationOutcome();
+            outcome.Issue.AddRange(parsed.Outcome.Issue);
+            outcome.Issue.AddRange(validator.Validate(parsed.Resource).Issue);
+        }
+        if (outcome.Issue.Count == 0)
+            outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });
+        return ApiOutcome.Fhir(outcome, ApiOutcome.HasErrors(outcome) ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
+    }
+
+    // ---------------- pull and report ----------------
+
+    /// <summary>The <c>{patient}</c> route value: <c>system|value</c>, percent-decoded once more because servers keep
+    /// <c>%2F</c> encoded inside a path segment.</summary>
+    internal static bool TryPatient(string? segment, out string system, out string value)
+    {
+        system = value = "";
+        if (segment is null)
+            return false;
+        var text = Uri.UnescapeDataString(segment);
+        var bar = text.IndexOf('|', StringComparison.Ordinal);
+        if (bar <= 0 || bar == text.Length - 1)
+            return false;
+        (system, value) = (text[..bar], text[(bar + 1)..]);
+        return true;
+    }
+
+    private static IResult BadPatient() => ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid,
+        "the patient must be system|value as one percent-encoded path segment (fix: e.g. /patients/https%3A%2F%2Fhospital.example.org%2Fmrn%7C12345/protocol)", "patient");
+
+    private static async Task<(TrdProtocol? Protocol, IResult? Error)> PullProtocolAsync(string patient, IServiceProvider services, Identity identity, CancellationToken cancellationToken)
+    {
+        if (!TryPatient(patient, out var system, out var value))
+            return (null, BadPatient());
+        var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
+        var pulled = await workflow.PullAsync(system, value, null, cancellationToken);
+        if (pulled.Result.Protocol is { } protocol)
+            return (protocol, null);
+        var notFound = pulled.ResourcesRead == 0 && pulled.Result.Problems.Any(p => p.Code == ProblemCode.UnknownReference && p.Path == "Patient");
+        return (null, ApiOutcome.Fhir(ApiOutcome.From(pulled.Result.Problems), notFound ? StatusCodes.Status404NotFound : StatusCodes.Status422UnprocessableEntity));
+    }
+
+    private static async Task<IResult> PullAsync(string patient, IServiceProvider services, Identity identity, CancellationToken cancellationToken)
+    {
+        var (protocol, error) = await PullProtocolAsync(patient, services, identity, cancellationToken);
+        return protocol is null ? error! : Results.Text(ProtocolWriter.Write(protocol), Json, Encoding.UTF8);
+    }
+
+    private static async Task<IResult> ReportAsync(HttpContext context, string patient, string? asOf, string? baseline, IServiceProvider services, Identity identity, ApiValidator validator, TimeProvider time, CancellationToken cancellationToken)
+    {
+        DateOnly? date = null;
+        if (asOf is not null)
+        {
+            if (!DateOnly.TryParseExact(asOf, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d))
+                return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"asOf '{asOf}' is not a date (fix: YYYY-MM-DD)", "asOf");
+            date = d;
+        }
+        BaselineRule? rule = (baseline ?? "first") switch
+        {
+            "first" => BaselineRule.First,
+            "phase-1" => BaselineRule.FirstInPhase(1),
+            "phase-2" => BaselineRule.FirstInPhase(2),
+            "phase-3" => BaselineRule.FirstInPhase(3),
+            _ => null,
+        };
+        if (rule is null)
+            return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"baseline '{baseline}' is not one of first, phase-1, phase-2, phase-3", "baseline");
+        var (protocol, error) = await PullProtocolAsync(patient, services, identity, cancellationToken);
+        if (protocol is null)
+            return error!;
+        var readout = ClinicalReadout.Read(protocol, time, new ClinicalOptions { Baseline = rule, AsOf = date });
+        var bundle = new ClinicalToFhir(identity).AddTo(new ProtocolToFhir(identity).Map(protocol), protocol, readout);
+        var report = new ClinicalReport(protocol, readout, bundle.Entry.Count, ValidationFinding.From(validator.Validate(bundle)));
+        var html = context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(Html, StringComparison.OrdinalIgnoreCase));
+        return html ? Results.Text(ReportHtml.Render(report), Html, Encoding.UTF8) : Results.Text(report.ToJson(), Json, Encoding.UTF8);
+    }
+
+    // ---------------- server ----------------
+
+    private static async Task<IResult> ProbeAsync(FhirServerConnection connection, CancellationToken cancellationToken)
+    {
+        var capabilities = await connection.CapabilitiesAsync(cancellationToken);
+        return Results.Json(new
+        {
+            server = connection.BaseUrl.ToString(),
+            software = capabilities.Software,
+            transaction = capabilities.Transaction,
+            batch = capabilities.Batch,
+            pushStrategy = capabilities.PreferredStrategy.ToString().ToLowerInvariant(),
+            resources = PullWorkflow.ResourceTypes.Select(type => (Type: type, Caps: capabilities.For(type))).Select(k => new
+            {
+                type = k.Type, read = k.Caps.Read, search = k.Caps.Search, create = k.Caps.Create, update = k.Caps.Update,
+                conditionalCreate = k.Caps.ConditionalCreate, conditionalUpdate = k.Caps.ConditionalUpdate, pushable = k.Caps.Create, pullable = k.Caps.Search,
+            }),
+        });
+    }
+
+    private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ApiValidator validator, CancellationToken cancellationToken)
+    {
+        var checks = new List<(string Check, bool Ok, string Detail)> { ("validator", validator.Warm, validator.Warm ? "warm" : "warming up") };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            var statement = await connection.NewClient().CapabilityStatementAsync(SummaryType.True, timeout.Token);
+            checks.Add(("fhir-server", statement is not null, statement is null ? "no CapabilityStatement" : $"{connection.BaseUrl} answers /metadata"));
+        }
+        catch (Exception e) when (e is HttpRequestException or FhirTransportException or FhirOperationException or OperationCanceledException)
+        {
+            checks.Add(("fhir-server", false, $"{connection.BaseUrl}: {e.Message}"));
+        }
+        if (checks.All(c => c.Ok))
+            return Results.Json(new { status = "ready", checks = checks.Select(c => new { check = c.Check, ok = c.Ok, detail = c.Detail }) });
+        var outcome = new OperationOutcome();
+        foreach (var (check, _, detail) in checks.Where(c => !c.Ok))
+            outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Error, Code = OperationOutcome.IssueType.Transient, Details = new CodeableConcept { Text = $"{check}: {detail}" } });
+        return ApiOutcome.Fhir(outcome, StatusCodes.Status503ServiceUnavailable);
+    }
+}
