@@ -53,4 +53,16 @@ public sealed class PostgresConnectionStringTests
 
         Assert.Equal(expected, ledger.Location);
     }
+
+    [Theory]
+    [InlineData("postgres://trd:hunter2@db.example.org:6543/ledger", "postgres://trd@db.example.org:6543/ledger")]
+    [InlineData("postgresql://trd@db.example.org/ledger", "postgres://trd@db.example.org:5432/ledger")]
+    [InlineData("Host=db.example.org;Database=ledger;Username=trd;Password=hunter2", "postgres://trd@db.example.org:5432/ledger")]
+    public async Task Open_PostgresSpec_PostgresLedger(string spec, string expectedLocation)
+    {
+        await using var ledger = SyncLedgers.Open(spec, TimeProvider.System);
+
+        Assert.IsType<PostgresSyncLedger>(ledger);
+        Assert.Equal(expectedLocation, ledger.Location);
+    }
 }

@@ -6,23 +6,32 @@ using Trd.Fhir.Adapter.Sync.Ledger;
 
 namespace Trd.Fhir.IntegrationTests.Ledger;
 
-/// <summary>The PostgreSQL ledger against a real PostgreSQL (a throwaway cluster, one database per test).</summary>
+/// <summary>
+/// The PostgreSQL ledger against a real PostgreSQL (a throwaway cluster, one database per ledger): the contract, plus what
+/// only a shared ledger has — claimers in several pools (processes) racing, schema creation racing, lease-only recovery.
+/// </summary>
 [Collection(PostgresFixture.CollectionName)]
-public sealed class PostgresLedgerTests(PostgresFixture postgres) : IAsyncLifetime
+public sealed class PostgresLedgerTests(PostgresFixture postgres) : LedgerContract
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
     private readonly List<PostgresSyncLedger> _ledgers = [];
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    protected override async Task<ISyncLedger> CreateLedgerAsync(FakeTimeProvider time)
     {
+        var ledger = new PostgresSyncLedger(await postgres.CreateDatabaseAsync(), time); // disposed by the contract
+        await ledger.InitializeAsync(CancellationToken.None);
+        return ledger;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         foreach (var ledger in _ledgers)
         {
             await ledger.DisposeAsync();
         }
     }
 
+    /// <summary>A ledger on a new database, or a second one (another pool, as another process) on <paramref name="connectionString"/>.</summary>
     private async Task<PostgresSyncLedger> NewLedgerAsync(TimeProvider time, string? connectionString = null)
     {
         var ledger = new PostgresSyncLedger(connectionString ?? await postgres.CreateDatabaseAsync(), time);
