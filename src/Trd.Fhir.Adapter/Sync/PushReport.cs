@@ -16,8 +16,15 @@ public enum PushState
     Skipped,
 }
 
-/// <summary>What happened to one resource of a push. <see cref="Identifier"/> is our business identifier value (no PHI).</summary>
-public sealed record PushOutcome(string ResourceType, string Identifier, PushState State, string? ServerId, string? Reason);
+/// <summary>
+/// What happened to one resource of a push. <see cref="Identifier"/> is our business identifier value (no PHI);
+/// <see cref="ServerVersion"/> the server's version id when it said; <see cref="Retryable"/>, for Failed and Skipped, whether
+/// trying again later may succeed (timeouts, resets, 408/429/5xx, an open circuit) or the server refused it for good.
+/// </summary>
+public sealed record PushOutcome(string ResourceType, string Identifier, PushState State, string? ServerId, string? Reason, string? ServerVersion = null, bool Retryable = false);
+
+/// <summary>A resource the sync ledger knows is on the server with exactly the content about to be pushed.</summary>
+public sealed record ConfirmedResource(string ServerId, string? ServerVersion);
 
 /// <summary>The result of pushing one protocol: the strategy that finally carried it and one outcome per resource.</summary>
 public sealed record PushReport(string ProtocolId, PushStrategy? Strategy, IReadOnlyList<PushOutcome> Outcomes, IReadOnlyList<string> Notes)

@@ -36,16 +36,35 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         public Resource? ServerCopy { get; set; }
         public PushState? State { get; set; }
         public string? Reason { get; set; }
+        public bool Retryable { get; set; }
         public bool Exists => ServerId is not null;
         public string Local => $"{Type}/{ServerId}";
         public Bundle.RequestComponent Request => Entry.Request!;
         public bool IsUpdate => Request.Method == Bundle.HTTPVerb.PUT;
     }
 
-    public async Task<PushReport> PushAsync(TrdProtocol protocol, Bundle bundle, CancellationToken cancellationToken)
+    public Task<PushReport> PushAsync(TrdProtocol protocol, Bundle bundle, CancellationToken cancellationToken) =>
+        PushAsync(protocol, bundle, confirmed: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PushAsync(TrdProtocol, Bundle, CancellationToken)"/>; resources in <paramref name="confirmed"/> (keyed by
+    /// <c>system|value</c> of their business identifier) are known to be on the server with exactly this content (the sync
+    /// ledger confirmed them with the same content hash): they are neither looked up nor sent, reported Unchanged, and
+    /// references to them point at their known server id.
+    /// </summary>
+    public async Task<PushReport> PushAsync(TrdProtocol protocol, Bundle bundle, IReadOnlyDictionary<string, ConfirmedResource>? confirmed, CancellationToken cancellationToken)
     {
         var notes = new List<string>();
         var items = bundle.Entry.Select(e => new Item(e, IdentifierOf(e.Resource!))).ToList();
+        foreach (var item in items)
+        {
+            if (confirmed is not null && confirmed.TryGetValue($"{item.Identifier.System}|{item.Identifier.Value}", out var known))
+            {
+                item.ServerId = known.ServerId;
+                item.ServerVersion = known.ServerVersion;
+                item.State = PushState.Unchanged;
+            }
+        }
         var byUrl = items.ToDictionary(i => i.FullUrl, StringComparer.Ordinal);
         logger.LogInformation("Push of protocol {ProtocolId}: {Resources} resources to {Server}", protocol.Id, items.Count, server.BaseUrl.Host);
 
@@ -56,7 +75,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             var patientId = await FindPatientAsync(protocol.Patient, cancellationToken);
             if (patientId is null)
             {
-                Fail(items, "the patient was not found on the server by its identifier (system " + protocol.Patient.System + "); Trd.Fhir never creates patients — register the patient in the EHR first");
+                Fail(items, "the patient was not found on the server by its identifier (system " + protocol.Patient.System + "); Trd.Fhir never creates patients — register the patient in the EHR first", retryable: false);
                 return Report(protocol, null, items, notes);
             }
             foreach (var item in items)
@@ -100,7 +119,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         }
         catch (Exception e) when (e is FhirOperationException or FhirTransportException or HttpRequestException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            Fail(items.Where(i => i.State is null), Describe(e));
+            Fail(items.Where(i => i.State is null), Describe(e), IsTransient(e));
             logger.LogError("Push of protocol {ProtocolId} failed: {ErrorType}", protocol.Id, e.GetType().Name);
         }
         return Report(protocol, used, items, notes);
@@ -108,7 +127,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
 
     private PushReport Report(TrdProtocol protocol, PushStrategy? strategy, List<Item> items, List<string> notes)
     {
-        var report = new PushReport(protocol.Id, strategy, items.Select(i => new PushOutcome(i.Type, i.Identifier.Value!, i.State ?? PushState.Failed, i.ServerId, i.Reason ?? (i.State is null ? "not sent" : null))).ToArray(), notes);
+        var report = new PushReport(protocol.Id, strategy, items.Select(i => new PushOutcome(i.Type, i.Identifier.Value!, i.State ?? PushState.Failed, i.ServerId, i.Reason ?? (i.State is null ? "not sent" : null), i.ServerVersion, i.State is null || i.Retryable)).ToArray(), notes);
         logger.LogInformation("Push of protocol {ProtocolId} done: strategy {Strategy}, created {Created}, updated {Updated}, unchanged {Unchanged}, failed {Failed}, skipped {Skipped}",
             protocol.Id, strategy, report.Count(PushState.Created), report.Count(PushState.Updated), report.Count(PushState.Unchanged), report.Count(PushState.Failed), report.Count(PushState.Skipped));
         return report;
@@ -147,7 +166,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     {
         if (capabilities.Resources.Count == 0)
             return; // a server that declares nothing: try, and report what it refuses
-        foreach (var item in items)
+        foreach (var item in items.Where(i => i.State is null))
         {
             if (!capabilities.For(item.Type).Create)
                 Skip(item, $"the server cannot create {item.Type} (no 'create' interaction in its CapabilityStatement)");
@@ -173,7 +192,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                         continue;
                     if (match.ServerId is not null && match.ServerId != resource.Id)
                     {
-                        Fail([match], $"{group.Key} with this business identifier exists twice on the server ({match.ServerId}, {resource.Id}); resolve the duplicate first");
+                        Fail([match], $"{group.Key} with this business identifier exists twice on the server ({match.ServerId}, {resource.Id}); resolve the duplicate first", retryable: false);
                         continue;
                     }
                     match.ServerId = resource.Id;
@@ -283,7 +302,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     {
         if (response is null || response.Entry.Count != sent.Count)
         {
-            Fail(sent, $"the server's {what} response has {response?.Entry.Count ?? 0} entries for {sent.Count} sent; outcome unknown — push again (it is safe: conditional requests never duplicate)");
+            Fail(sent, $"the server's {what} response has {response?.Entry.Count ?? 0} entries for {sent.Count} sent; outcome unknown — push again (it is safe: conditional requests never duplicate)", retryable: true);
             return;
         }
         for (var i = 0; i < sent.Count; i++)
@@ -295,22 +314,35 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         var status = ParseStatus(response?.Status);
         if (status is null or < 200 or >= 300)
         {
-            Fail([item], $"the server answered {response?.Status ?? "nothing"} for this entry{(OutcomeText(response?.Outcome as OperationOutcome) is { } text ? ": " + text : "")}");
+            Fail([item], $"the server answered {response?.Status ?? "nothing"} for this entry{(OutcomeText(response?.Outcome as OperationOutcome) is { } text ? ": " + text : "")}", status is null || IsTransientStatus(status.Value));
             return;
         }
         var id = IdFromLocation(response?.Location, item.Type) ?? returned?.Id;
         if (id is null)
         {
-            Fail([item], $"the server answered {response?.Status} but gave no location or id; cannot confirm what was stored");
+            Fail([item], $"the server answered {response?.Status} but gave no location or id; cannot confirm what was stored", retryable: true);
             return;
         }
         item.ServerId = id;
+        item.ServerVersion = VersionFromLocation(response?.Location) ?? returned?.Meta?.VersionId ?? VersionFromETag(response?.Etag);
         var put = item.IsUpdate;
         item.State = status == 201 ? PushState.Created : put ? PushState.Updated : PushState.Unchanged;
     }
 
     private static int? ParseStatus(string? status) =>
         status is { Length: >= 3 } && int.TryParse(status.AsSpan(0, 3), out var code) ? code : null;
+
+    /// <summary>"Observation/123/_history/2" → "2"; null without a history part.</summary>
+    internal static string? VersionFromLocation(string? location)
+    {
+        var parts = location?.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var at = parts is null ? -1 : Array.LastIndexOf(parts, "_history");
+        return at >= 0 && at + 1 < parts!.Length ? parts[at + 1] : null;
+    }
+
+    /// <summary><c>W/"3"</c> → "3".</summary>
+    private static string? VersionFromETag(string? etag) =>
+        string.IsNullOrWhiteSpace(etag) ? null : etag.Trim().TrimStart('W', 'w').TrimStart('/').Trim('"');
 
     /// <summary>"Observation/123/_history/2" or "http://x/fhir/Observation/123/_history/2" → "123".</summary>
     internal static string? IdFromLocation(string? location, string resourceType)
@@ -332,11 +364,14 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             RewriteToServerIds(remaining, byUrl);
             var blocked = remaining.Where(i => Dependencies(i, byUrl).Any(d => d.State is PushState.Failed or PushState.Skipped)).ToList();
             foreach (var item in blocked)
-                Skip(item, "not sent: it references " + string.Join(", ", Dependencies(item, byUrl).Where(d => d.State is PushState.Failed or PushState.Skipped).Select(d => d.Identifier.Value).Distinct()) + ", which the server did not store");
+            {
+                var missing = Dependencies(item, byUrl).Where(d => d.State is PushState.Failed or PushState.Skipped).ToArray();
+                Skip(item, "not sent: it references " + string.Join(", ", missing.Select(d => d.Identifier.Value).Distinct()) + ", which the server did not store", retryable: missing.Any(d => d.Retryable));
+            }
             var ready = remaining.Where(i => i.State is null && Dependencies(i, byUrl).All(d => d.Exists)).ToList();
             if (ready.Count == 0)
             {
-                Fail(remaining.Where(i => i.State is null), "circular references between the remaining resources");
+                Fail(remaining.Where(i => i.State is null), "circular references between the remaining resources", retryable: false);
                 break;
             }
             if (batch)
@@ -415,26 +450,39 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             var why = e.Status == HttpStatusCode.PreconditionFailed
                 ? "changed on the server since it was read (412); push again to compare with the new version"
                 : $"the server answered {(int)e.Status}{(OutcomeText(e.Outcome) is { } text ? ": " + text : "")}";
-            Fail([item], why);
+            Fail([item], why, e.Status == HttpStatusCode.PreconditionFailed || IsTransientStatus((int)e.Status));
         }
     }
 
     // ---- outcomes ----
 
-    private static void Fail(IEnumerable<Item> items, string reason)
+    private static void Fail(IEnumerable<Item> items, string reason, bool retryable)
     {
         foreach (var item in items)
         {
             item.State = PushState.Failed;
             item.Reason = reason;
+            item.Retryable = retryable;
         }
     }
 
-    private static void Skip(Item item, string reason)
+    private static void Skip(Item item, string reason, bool retryable = false)
     {
         item.State = PushState.Skipped;
         item.Reason = reason;
+        item.Retryable = retryable;
     }
+
+    /// <summary>May pass: 408, 429, 5xx. Any other 4xx is the server refusing this content for good.</summary>
+    private static bool IsTransientStatus(int status) => status is 408 or 429 or >= 500;
+
+    /// <summary>Timeouts, resets, an open circuit and 408/429/5xx answers may pass; other refusals (4xx, a duplicate patient) will not.</summary>
+    private static bool IsTransient(Exception e) => e switch
+    {
+        FhirOperationException f => IsTransientStatus((int)f.Status),
+        FhirTransportException => false,
+        _ => true,
+    };
 
     private static string? OutcomeText(OperationOutcome? outcome)
     {
