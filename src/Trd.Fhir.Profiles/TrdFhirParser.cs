@@ -26,10 +26,38 @@ public static class TrdFhirParser
     private static readonly FhirJsonDeserializer Json = new(Settings);
     private static readonly FhirXmlDeserializer Xml = new(Settings);
 
+    /// <summary>Elements nested deeper than this are refused in XML, as System.Text.Json refuses JSON nested deeper than 64:
+    /// the deserializer recurses per level (10,000 levels overflow the stack) and the validator slows down with depth.</summary>
+    public const int MaxXmlDepth = 64;
+
+    private const string FhirNamespace = "http://hl7.org/fhir";
+
+    /// <summary>Parses FHIR JSON or XML from bytes: a UTF-8 BOM is skipped, bytes that are not UTF-8 are refused (FHIR is
+    /// UTF-8; decoding them to U+FFFD would change the data silently).</summary>
+    public static ParseResult Parse(ReadOnlySpan<byte> utf8, bool xml)
+    {
+        if (utf8.StartsWith("\uFEFF"u8))
+            utf8 = utf8[3..];
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            var offset = 0;
+            while (System.Text.Rune.DecodeFromUtf8(utf8[offset..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
+                offset += consumed;
+            var line = 1 + utf8[..offset].Count((byte)'\n');
+            var column = offset - (utf8[..offset].LastIndexOf((byte)'\n') + 1) + 1;
+            return Failed(xml ? "xml-syntax" : "json-syntax", $"Invalid {(xml ? "XML" : "JSON")}: byte 0x{utf8[offset]:X2} at offset {offset} is not UTF-8 (FHIR content is UTF-8).", line, column);
+        }
+        var text = System.Text.Encoding.UTF8.GetString(utf8);
+        return xml ? ParseXml(text) : ParseJson(text);
+    }
+
     /// <summary>Parses FHIR JSON.</summary>
     public static ParseResult ParseJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
+        var first = json.AsSpan().TrimStart();
+        if (first.Length > 0 && first[0] != '{' && JsonKind(first) is { } kind)
+            return Failed("resource-type", $"The content is a JSON {kind}, not a FHIR resource (a JSON object with 'resourceType').", null, null);
         try
         {
             Json.TryDeserializeResource(json, out var resource, out var issues);
@@ -51,19 +79,58 @@ public static class TrdFhirParser
         ArgumentNullException.ThrowIfNull(xml);
         try
         {
-            using var reader = XmlReader.Create(new StringReader(xml), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit });
+            if (CheckXmlShape(xml) is { } refused)
+                return refused;
+            using var reader = XmlReader.Create(new StringReader(xml), XmlSettings);
             Xml.TryDeserializeResource(reader, out var resource, out var issues);
             return Finish(resource, issues);
         }
         catch (XmlException ex)
         {
-            return Failed("xml-syntax", $"Invalid XML: {ex.Message}", ex.LineNumber, ex.LinePosition);
+            var doctype = xml.IndexOf("<!DOCTYPE", StringComparison.Ordinal);
+            if (doctype >= 0)
+            {
+                var line = xml.AsSpan(0, doctype).Count('\n') + 1;
+                var column = doctype - (xml.LastIndexOf('\n', Math.Max(doctype - 1, 0)) + 1) + 1;
+                return Failed("xml-syntax", "Invalid XML: a DTD (<!DOCTYPE …>) is not accepted: FHIR XML has none, and entity expansion and external entities are refused.", line, column);
+            }
+            return Failed("xml-syntax", $"Invalid XML: {ex.Message}", ex.LineNumber == 0 ? null : ex.LineNumber, ex.LinePosition);
         }
         catch (Exception ex) when (ex is FormatException or InvalidOperationException or ArgumentException)
         {
             return Failed("xml-syntax", $"Invalid XML: {ex.Message}", null, null);
         }
     }
+
+    /// <summary>No DTD, no external resolution, no entity expansion.</summary>
+    private static readonly XmlReaderSettings XmlSettings = new() { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersFromEntities = 1024 };
+
+    /// <summary>Before deserializing: the root element in the FHIR namespace, and no element deeper than <see cref="MaxXmlDepth"/>.</summary>
+    private static ParseResult? CheckXmlShape(string xml)
+    {
+        using var reader = XmlReader.Create(new StringReader(xml), XmlSettings);
+        var info = (IXmlLineInfo)reader;
+        while (reader.Read())
+        {
+            if (reader.NodeType != XmlNodeType.Element)
+                continue;
+            if (reader.Depth == 0 && reader.NamespaceURI != FhirNamespace)
+                return Failed("resource-type", $"The root element <{reader.Name}> is not in the FHIR namespace: FHIR XML declares xmlns=\"{FhirNamespace}\".", info.LineNumber, info.LinePosition);
+            if (reader.Depth >= MaxXmlDepth)
+                return Failed("xml-syntax", $"Invalid XML: elements are nested deeper than {MaxXmlDepth} levels (<{reader.Name}>).", info.LineNumber, info.LinePosition);
+        }
+        return null;
+    }
+
+    private static string? JsonKind(ReadOnlySpan<char> text) => text[0] switch
+    {
+        '[' => "array",
+        '"' => "string",
+        '-' or (>= '0' and <= '9') => "number",
+        _ when text.StartsWith("true") || text.StartsWith("false") => "boolean",
+        _ when text.StartsWith("null") => "null",
+        _ => null,
+    };
 
     private static ParseResult Finish(Resource? resource, IEnumerable<CodedException> issues)
     {
@@ -81,7 +148,30 @@ public static class TrdFhirParser
             oo.Issue.Add(Issue("resource-type", message, null, null, null));
             return new ParseResult(null, oo);
         }
+        if (resource is Bundle bundle)
+            EntryResources(bundle, "Bundle", oo);
         return new ParseResult(resource, oo);
+    }
+
+    /// <summary>Bundle entries whose resource is no FHIR resource (a string, no or an unknown resourceType), nested Bundles too.</summary>
+    private static void EntryResources(Bundle bundle, string path, OperationOutcome oo)
+    {
+        for (var i = 0; i < bundle.Entry.Count; i++)
+        {
+            var at = $"{path}.entry[{i}].resource";
+            switch (bundle.Entry[i].Resource)
+            {
+                case Bundle nested:
+                    EntryResources(nested, at, oo);
+                    break;
+                case { } r when !ModelInfo.IsKnownResource(r.TypeName):
+                    var message = r.TypeName.StartsWith("UnnamedResource", StringComparison.Ordinal)
+                        ? $"{at} is not a FHIR resource: it has no 'resourceType' (or is not a JSON object)."
+                        : $"{at} has an unknown resourceType '{r.TypeName}'.";
+                    oo.Issue.Add(Issue("resource-type", message, at, null, null));
+                    break;
+            }
+        }
     }
 
     private static ParseResult Failed(string code, string message, long? line, long? position)

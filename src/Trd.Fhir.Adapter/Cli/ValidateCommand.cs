@@ -286,8 +286,7 @@ internal static partial class ValidateCommand
         if (unit.ReadError is not null || unit.Utf8 is null)
             return Unreadable(file, $"{file}: cannot read: {unit.ReadError} (fix: check the path and its permissions)", OperationOutcome.IssueType.NotFound);
 
-        var text = Encoding.UTF8.GetString(unit.Utf8.AsSpan().StartsWith("\uFEFF"u8) ? unit.Utf8.AsSpan(3) : unit.Utf8);
-        var parsed = unit.Input.Kind == InputKind.Xml ? TrdFhirParser.ParseXml(text) : TrdFhirParser.ParseJson(text);
+        var parsed = TrdFhirParser.Parse(unit.Utf8, xml: unit.Input.Kind == InputKind.Xml);
         if (parsed.Resource is null)
         {
             var kind = parsed.Outcome.Issue.Select(i => i.Details?.Coding.FirstOrDefault()?.Code).FirstOrDefault();

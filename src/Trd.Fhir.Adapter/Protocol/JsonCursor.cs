@@ -9,17 +9,39 @@ namespace Trd.Fhir.Adapter.Protocol;
 /// </summary>
 internal sealed class JsonCursor
 {
+    /// <summary>Problems kept; beyond this many, a hostile document (a million wrong items) is only counted.</summary>
+    public const int MaxProblems = 1000;
+
+    /// <summary>Items accepted in one array (a protocol has tens of sessions and assessments, not tens of thousands).</summary>
+    public const int MaxItems = 10_000;
+
     private readonly List<Problem> _problems = [];
+    private int _droppedErrors;
 
     public IReadOnlyList<Problem> Problems => _problems;
 
-    public bool HasErrors => _problems.Any(p => p.IsError);
+    /// <summary>Problems found beyond <see cref="MaxProblems"/>, not kept.</summary>
+    public int Dropped { get; private set; }
+
+    public bool HasErrors => _droppedErrors > 0 || _problems.Any(p => p.IsError);
 
     public void Error(string path, ProblemCode code, string message, string? hint = null) =>
-        _problems.Add(new Problem(ProblemSeverity.Error, code, path, message, hint));
+        Add(new Problem(ProblemSeverity.Error, code, path, message, hint));
 
     public void Warning(string path, ProblemCode code, string message, string? hint = null) =>
-        _problems.Add(new Problem(ProblemSeverity.Warning, code, path, message, hint));
+        Add(new Problem(ProblemSeverity.Warning, code, path, message, hint));
+
+    public void Add(Problem problem)
+    {
+        if (_problems.Count < MaxProblems)
+        {
+            _problems.Add(problem);
+            return;
+        }
+        Dropped++;
+        if (problem.IsError)
+            _droppedErrors++;
+    }
 
     public static string Child(string path, string name) => $"{path}.{name}";
 
@@ -32,11 +54,12 @@ internal sealed class JsonCursor
         {
             if (allowed.Contains(property.Name, StringComparer.Ordinal) || property.Name == "$schema" && path == "$")
                 continue;
-            var suggestion = allowed.OrderBy(a => Distance(a, property.Name)).FirstOrDefault();
-            var hint = suggestion is not null && Distance(suggestion, property.Name) <= Math.Max(2, suggestion.Length / 3)
+            var name = JsonLineIndex.Name(property.Name);
+            var suggestion = name.Length > 64 ? null : allowed.OrderBy(a => Distance(a, name)).FirstOrDefault();
+            var hint = suggestion is not null && Distance(suggestion, name) <= Math.Max(2, suggestion.Length / 3)
                 ? $"did you mean '{suggestion}'?"
                 : $"allowed here: {string.Join(", ", allowed)}";
-            Error(Child(path, property.Name), ProblemCode.UnknownProperty, $"unknown property '{property.Name}'", hint);
+            Error(Child(path, name), ProblemCode.UnknownProperty, $"unknown property '{Truncate(property.Name)}'", hint);
         }
     }
 
@@ -60,6 +83,11 @@ internal sealed class JsonCursor
         if (value.Value.ValueKind != JsonValueKind.Array)
         {
             WrongType(arrayPath, value.Value, "an array");
+            return [];
+        }
+        if (value.Value.GetArrayLength() > MaxItems)
+        {
+            Error(arrayPath, ProblemCode.OutOfRange, $"'{name}' has {value.Value.GetArrayLength()} items; at most {MaxItems} are accepted", "split the document: one protocol per patient");
             return [];
         }
         return value.Value.EnumerateArray().Select((e, i) => (e, Index(arrayPath, i))).ToArray();
@@ -101,10 +129,12 @@ internal sealed class JsonCursor
     {
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
         {
-            if (value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out var d))
-                Error(path, ProblemCode.WrongType, $"{d.ToString(CultureInfo.InvariantCulture)} is not a whole number", $"give an integer between {min} and {max}");
-            else
+            if (value.ValueKind != JsonValueKind.Number)
                 WrongType(path, value, "an integer");
+            else if (value.TryGetDecimal(out var d) && (d != decimal.Truncate(d) || d >= min && d <= max))
+                Error(path, ProblemCode.WrongType, $"{d.ToString(CultureInfo.InvariantCulture)} is not a whole number", $"give an integer between {min} and {max}");
+            else // a whole number beyond int (2147483648), or beyond decimal (1e400)
+                Error(path, ProblemCode.OutOfRange, $"{Truncate(value.GetRawText())} is outside {min}–{max}", $"give an integer between {min} and {max}");
             return null;
         }
         if (number < min || number > max)
@@ -121,14 +151,15 @@ internal sealed class JsonCursor
         if (value is null)
             return null;
         var at = Child(path, name);
-        if (value.Value.ValueKind != JsonValueKind.Number || !value.Value.TryGetDecimal(out var number))
+        if (value.Value.ValueKind != JsonValueKind.Number)
         {
             WrongType(at, value.Value, "a number");
             return null;
         }
-        if (number < min || number > max)
+        if (!value.Value.TryGetDecimal(out var number) || number < min || number > max)
         {
-            Error(at, ProblemCode.OutOfRange, $"{number.ToString(CultureInfo.InvariantCulture)} is outside {min.ToString(CultureInfo.InvariantCulture)}–{max.ToString(CultureInfo.InvariantCulture)}");
+            var shown = value.Value.TryGetDecimal(out var d) ? d.ToString(CultureInfo.InvariantCulture) : Truncate(value.Value.GetRawText());
+            Error(at, ProblemCode.OutOfRange, $"{shown} is outside {min.ToString(CultureInfo.InvariantCulture)}–{max.ToString(CultureInfo.InvariantCulture)}");
             return null;
         }
         return number;
