@@ -15,6 +15,7 @@ public static class CliApp
             SyncCommands.Push(console),
             SyncCommands.Pull(console),
             SyncCommands.Probe(console),
+            LedgerCommands.Create(console),
             ReportCommand.Create(console),
             ServeCommand.Create(console),
         };

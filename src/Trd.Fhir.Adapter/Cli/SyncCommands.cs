@@ -34,11 +34,13 @@ internal static class SyncCommands
     public static Command Push(CliConsole console)
     {
         var server = new ServerOptions();
-        var inputs = new Argument<string[]>("inputs") { Description = "Protocol document(s) (.json) or directories of them", Arity = ArgumentArity.OneOrMore };
+        var inputs = new Argument<string[]>("inputs") { Description = "Protocol document(s) (.json) or directories of them (with --ledger: none pushes what the ledger has queued)", Arity = ArgumentArity.ZeroOrMore };
         var strategy = new Option<string>("--strategy") { Description = "auto (from the server's CapabilityStatement) | transaction | batch | individual", DefaultValueFactory = _ => "auto" };
         var format = new Option<string>("--format") { Description = "text | json", DefaultValueFactory = _ => "text" };
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
-        var command = new Command("push", "Map protocol documents and push them to a FHIR server (idempotent: a re-run creates nothing new)") { inputs, strategy, format, identifierBase };
+        var ledger = LedgerCommands.LedgerOption(required: false);
+        var parallel = new Option<int>("--parallel") { Description = "With --ledger: protocols pushed at once (1–64)", DefaultValueFactory = _ => 1 };
+        var command = new Command("push", "Map protocol documents and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel };
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,7 +54,13 @@ internal static class SyncCommands
                 "individual" => PushStrategy.Individual,
                 var other => throw new ArgumentException($"--strategy '{other}' is not one of auto, transaction, batch, individual"),
             };
-            var files = InputFiles.Expand(parse.GetValue(inputs)!, console, out var missing);
+            var ledgerSpec = parse.GetValue(ledger);
+            if (parse.GetValue(inputs) is not { Length: > 0 } && ledgerSpec is null)
+            {
+                console.Error("trd-fhir: push needs protocol documents (or --ledger SPEC to push what a ledger has queued)");
+                return ExitCodes.UsageOrInput;
+            }
+            var files = InputFiles.Expand(parse.GetValue(inputs) ?? [], console, out var missing);
             if (missing)
                 return ExitCodes.UsageOrInput;
             var protocols = new List<(string File, TrdProtocol Protocol)>();
@@ -66,6 +74,8 @@ internal static class SyncCommands
             }
 
             await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
+            if (ledgerSpec is not null)
+                return await LedgerCommands.PushAsync(console, services, ledgerSpec, parse.GetValue(parallel), forced, new Identity(parse.GetValue(identifierBase)!), protocols, parse.GetValue(format) == "json", cancellationToken);
             var workflow = new PushWorkflow(services.GetRequiredService<FhirServerConnection>(), services.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = forced };
             var mapper = new ProtocolToFhir(new Identity(parse.GetValue(identifierBase)!));
             var reports = new List<(string File, PushReport Report)>();
