@@ -104,8 +104,7 @@ public static class ApiEndpoints
         }
         else
         {
-            var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes.AsSpan(3) : bytes);
-            var parsed = body.Format == BodyFormat.Xml ? TrdFhirParser.ParseXml(text) : TrdFhirParser.ParseJson(text);
+            var parsed = TrdFhirParser.Parse(bytes, xml: body.Format == BodyFormat.Xml);
             if (parsed.Resource is null)
             {
                 var syntax = parsed.Outcome.Issue.Any(i => i.Details?.Coding.FirstOrDefault()?.Code is "json-syntax" or "xml-syntax");
