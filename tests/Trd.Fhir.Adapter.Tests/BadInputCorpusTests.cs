@@ -27,7 +27,7 @@ public sealed partial class BadInputCorpusTests() : CliTest("trd-bad-input-")
         var expected = c.Cli!;
         var path = BadInputCorpus.Materialize(c, Dir);
 
-        var (exit, output, error) = Run(expected.Verb, path);
+        var (exit, output, error) = Run([.. expected.Verb.Split(' '), path]);
 
         var all = output + error;
         Assert.True(expected.Exit == exit, $"exit {exit}, expected {expected.Exit}; output:\n{Head(all)}");
@@ -56,7 +56,7 @@ public sealed partial class BadInputCorpusTests() : CliTest("trd-bad-input-")
         var cases = BadInputCorpus.Cases;
 
         Assert.Equal(committed, cases.Where(c => c.Generator is null).Select(c => c.File).Order(StringComparer.Ordinal));
-        Assert.Equal(70, cases.Count);
+        Assert.Equal(74, cases.Count);
         Assert.Equal(cases.Count, cases.Select(c => c.File).Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(BadInputCorpus.Generators.Keys.Order(StringComparer.Ordinal), cases.Select(c => c.Generator).OfType<string>().Order(StringComparer.Ordinal));
         Assert.All(cases, c => Assert.True(c.Cli is not null || c.Api is not null, c.File));

@@ -45,6 +45,7 @@ public static class BadInputCorpus
         ["protocol-over-16-mib"] = () => Protocol($"\"careTeam\": [{{\"role\": \"psychiatry\", \"name\": \"{new string('x', 17 * 1024 * 1024)}\"}}]"),
         ["protocol-huge-property-name"] = () => Protocol($"\"{new string('p', 1024 * 1024)}\": 1"),
         ["fhir-deep-nesting-json"] = () => FhirSplice($"\"extension\": {new string('[', 10_000)}{new string(']', 10_000)}"),
+        ["fhir-deep-nesting-first"] = () => Utf8($"{{\"extension\": {new string('[', 10_000)}{new string(']', 10_000)}, \"resourceType\": \"Observation\"}}"),
         ["fhir-deep-nesting-xml"] = () => Utf8("<Observation xmlns=\"http://hl7.org/fhir\"><status value=\"final\"/>"
             + string.Concat(Enumerable.Repeat("<extension url=\"http://example.org/x\">", 10_000))
             + string.Concat(Enumerable.Repeat("</extension>", 10_000)) + "</Observation>"),

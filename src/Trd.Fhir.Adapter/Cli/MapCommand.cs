@@ -2,6 +2,7 @@ using System.CommandLine;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Cli;
 
@@ -89,10 +90,12 @@ internal static class MapCommand
 
     private static (string Text, string Summary, bool Ok) Reverse(string file, Identity identity, CliConsole console)
     {
-        var resource = FhirJson.Parse(File.ReadAllBytes(file), out var issues);
-        if (resource is null)
+        var parsed = TrdFhirParser.Parse(File.ReadAllBytes(file), xml: false);
+        if (parsed.Resource is not { } resource)
         {
-            console.Error($"{file}: not a FHIR resource: {string.Join("; ", issues)} (fix: give a FHIR R4 Bundle or resource in JSON)");
+            var issue = parsed.Outcome.Issue[0];
+            var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
+            console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
             return ("", "", false);
         }
         var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];

@@ -23,17 +23,25 @@ public static class FhirJson
         return Encoding.UTF8.GetString(stream.ToArray()) + (pretty ? "\n" : "");
     }
 
-    /// <summary>The top-level <c>resourceType</c> of a JSON document, or null when it has none (or is not a JSON object).</summary>
+    /// <summary>The top-level <c>resourceType</c> of a JSON document, or null when it has none (or is not a JSON object, or
+    /// breaks — bad syntax, too deep, not UTF-8 — before it: the caller's parser reports that).</summary>
     public static string? ResourceType(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 64 });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            return null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        try
         {
-            if (reader.ValueTextEquals("resourceType"u8))
-                return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            reader.Skip(); // from the property name over its value
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("resourceType"u8))
+                    return reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip(); // from the property name over its value
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // not readable up to a resourceType
         }
         return null;
     }
