@@ -44,7 +44,7 @@ public sealed class LedgerCommandsTests(FhirServerFixture server) : IAsyncLifeti
     {
         var (cases, docs) = await CasesAsync("cli-three", 3);
 
-        var first = Run("push", docs, "--server", server.BaseUrl.ToString(), "--ledger", Ledger, "--parallel", "2");
+        var first = Run("push", docs, "--server", server.BaseUrl.ToString(), "--ledger", Ledger, "--parallel", "2", "--verbose");
         var second = Run("push", docs, "--server", server.BaseUrl.ToString(), "--ledger", "sqlite:" + Ledger);
 
         Assert.True(first.Exit == 0, first.Out + first.Err);
@@ -61,6 +61,8 @@ public sealed class LedgerCommandsTests(FhirServerFixture server) : IAsyncLifeti
         Assert.Contains("0 push(es) processed, 3 protocol(s) unchanged", second.Err, StringComparison.Ordinal);
         var onServer = await SyntheticProtocols.OnServerAsync(server.CreateClient(), cases, SyntheticProtocols.ResourceTypes(cases));
         Assert.Equal(SyntheticProtocols.ExpectedIdentifiers(cases).Order(), onServer.Order());
+        Assert.Contains("Protocol " + cases[0].Protocol.Id + " confirmed", first.Err, StringComparison.Ordinal); // verbose logs are there …
+        Assert.All(cases, c => Assert.DoesNotContain(c.Protocol.Patient.Value, first.Err + second.Err, StringComparison.OrdinalIgnoreCase)); // … without patient data
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public static class SyntheticProtocols
     private static SyntheticCase Case(Random random, int seed, string tag, int index)
     {
         var id = $"syn-{tag}-{seed}-{index:D4}".ToLowerInvariant();
-        var patientValue = $"SYN-{tag}-{seed}-{index:D4}".ToUpperInvariant();
+        var patientValue = $"MRN-{tag}-{seed}-{index:D4}".ToUpperInvariant(); // not derivable from the protocol id: log checks can tell them apart
         var start = new DateOnly(2026, 1, 5).AddDays(random.Next(0, 200));
         var sessions = Enumerable.Range(0, random.Next(2, 4))
             .Select(k => new DeliveredSession(null, "cbt", null, start.AddDays(3 + 7 * k), k == 1 && random.Next(4) == 0 ? SessionStatus.Missed : SessionStatus.Completed, null, null, null))
