@@ -42,6 +42,7 @@ public static class BadInputCorpus
         ["protocol-deep-nesting"] = () => Utf8($"{{\"id\": \"bad-input-1\", \"phases\": {new string('[', 10_000)}{new string(']', 10_000)}}}"),
         ["protocol-huge-string"] = () => Protocol($"\"careTeam\": [{{\"role\": \"psychiatry\", \"name\": \"{new string('x', 10 * 1024 * 1024)}\"}}]"),
         ["protocol-huge-array"] = () => Protocol($"\"phq9\": [{string.Join(',', Enumerable.Repeat("0", 1_000_000))}]"),
+        ["protocol-many-problems"] = () => Protocol($"\"phq9\": [{string.Join(',', Enumerable.Repeat("0", 5_000))}]"),
         ["protocol-over-16-mib"] = () => Protocol($"\"careTeam\": [{{\"role\": \"psychiatry\", \"name\": \"{new string('x', 17 * 1024 * 1024)}\"}}]"),
         ["protocol-huge-property-name"] = () => Protocol($"\"{new string('p', 1024 * 1024)}\": 1"),
         ["fhir-deep-nesting-json"] = () => FhirSplice($"\"extension\": {new string('[', 10_000)}{new string(']', 10_000)}"),

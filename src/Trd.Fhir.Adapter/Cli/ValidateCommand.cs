@@ -24,8 +24,15 @@ internal static partial class ValidateCommand
 
     private sealed record Input(string Path, InputKind Kind, bool FromDirectory, bool Missing = false);
 
-    /// <summary>One thing to validate: a whole file (<see cref="Line"/> null) or one NDJSON line; or why it cannot be read.</summary>
-    private sealed record Unit(Input Input, int? Line, byte[]? Utf8, string? ReadError);
+    /// <summary>One thing to validate: a whole file (<see cref="Line"/> null) or one NDJSON line; or why it cannot be read
+    /// (for an NDJSON line that is not UTF-8: at <see cref="Column"/>).</summary>
+    private sealed record Unit(Input Input, int? Line, byte[]? Utf8, string? ReadError, int? Column = null);
+
+    /// <summary>NDJSON is decoded line by line; bytes that are not UTF-8 become U+FFFF (a noncharacter no FHIR content
+    /// holds), so the line and column can be reported instead of silently decoding them to U+FFFD.</summary>
+    private const char NotUtf8 = '\uFFFF';
+
+    private static readonly Encoding NdjsonEncoding = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new DecoderReplacementFallback(NotUtf8.ToString()));
 
     /// <summary>How each resource is checked, fixed for a run.</summary>
     private sealed record Plan(string? Profile, bool ByKind, IReadOnlyDictionary<string, string> KindProfiles);
@@ -195,7 +202,7 @@ internal static partial class ValidateCommand
             string? error = null;
             try
             {
-                reader = new StreamReader(input.Path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, new FileStreamOptions { BufferSize = 1 << 16 });
+                reader = new StreamReader(input.Path, NdjsonEncoding, detectEncodingFromByteOrderMarks: false, new FileStreamOptions { BufferSize = 1 << 16 });
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -214,7 +221,10 @@ internal static partial class ValidateCommand
                 {
                     number++;
                     if (string.IsNullOrWhiteSpace(line)) continue;
-                    yield return new Unit(input, number, Encoding.UTF8.GetBytes(line), null);
+                    var bad = line.IndexOf(NotUtf8);
+                    yield return bad < 0
+                        ? new Unit(input, number, Encoding.UTF8.GetBytes(line.TrimStart('\uFEFF')), null)
+                        : new Unit(input, number, null, $"Invalid JSON: bytes that are not UTF-8 at column {bad + 1} (FHIR content is UTF-8).", bad + 1);
                 }
             }
         }
@@ -283,6 +293,13 @@ internal static partial class ValidateCommand
         var file = unit.Input.Path;
         if (unit.Input.Missing)
             return Unreadable(file, $"{file}: no such file or directory (fix: check the path)", OperationOutcome.IssueType.NotFound);
+        if (unit is { Line: { } line, Column: { } column, ReadError: { } notUtf8 })
+        {
+            // A bad NDJSON line is a failed record, reported at its line and column.
+            var bad = new OperationOutcome();
+            bad.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Error, Code = OperationOutcome.IssueType.Structure, Details = new CodeableConcept { Text = notUtf8 }, Diagnostics = $"line {line}, position {column}" });
+            return Located(unit, null, bad, []);
+        }
         if (unit.ReadError is not null || unit.Utf8 is null)
             return Unreadable(file, $"{file}: cannot read: {unit.ReadError} (fix: check the path and its permissions)", OperationOutcome.IssueType.NotFound);
 
