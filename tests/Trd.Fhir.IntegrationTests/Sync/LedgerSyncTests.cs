@@ -267,6 +267,53 @@ public sealed class LedgerSyncTests(FhirServerFixture server) : IAsyncLifetime
         Assert.Equal(SyntheticProtocols.ExpectedIdentifiers([c]).Order(), (await OnServerAsync(c)).Order());
     }
 
+    [Fact]
+    public async Task DrainAsync_WithRetryHorizon_WaitsOnTheClockForTheRetryThenConfirms()
+    {
+        var c = await SeededCaseAsync("ls-horizon");
+        var h = await NewHarnessAsync(configure: o => o.DrainRetryHorizon = TimeSpan.FromMinutes(2));
+        var writes = 0;
+        h.Journal.Fault = r => IsWrite(r) && Interlocked.Increment(ref writes) == 1 ? Status(HttpStatusCode.ServiceUnavailable, "restarting") : null;
+        await h.Sync.EnqueueAsync(c.Protocol, CancellationToken.None);
+
+        var drain = h.Sync.DrainAsync(1, CancellationToken.None);
+        while (!drain.IsCompleted && (await h.Ledger.GetAsync(c.Protocol.Id, CancellationToken.None))!.State != WorkState.Failed)
+            await Task.Delay(10);
+        var waiting = !drain.IsCompleted; // the drain waits for the retry on the (fake) clock …
+        while (!drain.IsCompleted)
+        {
+            h.Time.Advance(TimeSpan.FromMilliseconds(100)); // … and goes on once the clock reaches it
+            await Task.Delay(10);
+        }
+        var processed = await drain;
+
+        Assert.True(waiting);
+        Assert.Equal(2, processed);
+        Assert.True(h.Time.GetUtcNow() >= Start.AddSeconds(1));
+        var item = await h.Ledger.GetAsync(c.Protocol.Id, CancellationToken.None);
+        Assert.Equal((WorkState.Confirmed, 2), (item!.State, item.Attempts));
+    }
+
+    [Fact]
+    public async Task RunAsync_Background_RecoversProcessesAndStopsOnCancel()
+    {
+        var c = await SeededCaseAsync("ls-run");
+        var h = await NewHarnessAsync();
+        await h.Sync.EnqueueAsync(c.Protocol, CancellationToken.None);
+        await h.Ledger.ClaimNextAsync("crashed-worker", TimeSpan.FromMinutes(10), CancellationToken.None); // left by a crash
+        using var stop = new CancellationTokenSource();
+
+        var run = h.Sync.RunAsync(stop.Token);
+        while (!run.IsCompleted && (await h.Ledger.GetAsync(c.Protocol.Id, CancellationToken.None))!.State != WorkState.Confirmed)
+            await Task.Delay(10);
+        await stop.CancelAsync();
+        await run;
+
+        var item = await h.Ledger.GetAsync(c.Protocol.Id, CancellationToken.None);
+        Assert.Equal((WorkState.Confirmed, 2, "test-worker"), (item!.State, item.Attempts, item.ClaimedBy));
+        Assert.Equal(SyntheticProtocols.ExpectedIdentifiers([c]).Order(), (await OnServerAsync(c)).Order());
+    }
+
     // ---- crash and reconciliation ----
 
     [Fact]
