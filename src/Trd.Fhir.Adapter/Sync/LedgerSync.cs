@@ -275,6 +275,9 @@ public sealed class LedgerSync
         // Hashes of the mapped content, before the push rewrites references to server ids.
         var intents = bundle.Entry.Select(e => Intent(e.Resource!)).ToArray();
         var byKey = intents.ToDictionary(i => (i.ResourceType, i.IdentifierValue));
+        // Only rows Confirmed with this very content are trusted. Pending or Sent rows (a crashed or interrupted attempt) are
+        // not: PushWorkflow looks those resources up on the server by business identifier and sends only what is missing or
+        // changed, with conditional requests — that is the reconciliation, and why a re-push never duplicates.
         var rows = await _ledger.ResourcesAsync(item.ProtocolId, cancellationToken);
         var hashes = intents.ToDictionary(i => (i.IdentifierSystem, i.IdentifierValue), i => i.ContentHash);
         var confirmed = rows
