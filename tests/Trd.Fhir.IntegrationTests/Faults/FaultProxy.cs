@@ -119,6 +119,7 @@ public sealed class FaultProxy : IDisposable
     private readonly FaultPlan _plan;
     private readonly Func<FaultKind> _draw;
     private readonly int[] _counts = new int[Enum.GetValues<FaultKind>().Length];
+    private readonly int[] _writeCounts = new int[Enum.GetValues<FaultKind>().Length];
     private readonly HttpClient _forward;
     private readonly WireMockServer _server;
     private readonly string _realBase;
@@ -165,6 +166,10 @@ public sealed class FaultProxy : IDisposable
 
     public int Faults => Counts.Where(c => c.Key != FaultKind.None).Sum(c => c.Value);
 
+    /// <summary>Writes (any method but GET and HEAD: transactions, batches, creates, updates) per kind.</summary>
+    public IReadOnlyDictionary<FaultKind, int> WriteCounts =>
+        Enum.GetValues<FaultKind>().ToDictionary(k => k, k => Volatile.Read(ref _writeCounts[(int)k]));
+
     /// <summary>
     /// Waits until no request is inside the proxy: a held request may still reach the server after its client gave up, so
     /// the server's state is final only once the proxy is idle.
@@ -199,6 +204,8 @@ public sealed class FaultProxy : IDisposable
     private async Task ApplyAsync(HttpContext context, Func<Task> next, FaultKind kind)
     {
         Interlocked.Increment(ref _counts[(int)kind]);
+        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            Interlocked.Increment(ref _writeCounts[(int)kind]);
         context.Request.Headers[KindHeader] = kind.ToString();
         switch (kind)
         {
