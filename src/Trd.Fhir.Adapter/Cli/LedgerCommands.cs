@@ -61,6 +61,15 @@ internal static class LedgerCommands
                     unchanged.Add(protocol.Id);
             }
             processed = await sync.DrainAsync(parallel, cancellationToken);
+
+            // A shared ledger (PostgreSQL): protocols of this run that another process is still pushing. Wait for them — a
+            // live worker confirms them, a claim whose lease ends is taken over here — so the run ends with each one settled.
+            var ours = protocols.Select(p => p.Protocol.Id).ToHashSet(StringComparer.Ordinal);
+            while ((await ledger.ListAsync(WorkState.Claimed, cancellationToken)).Any(i => ours.Count == 0 || ours.Contains(i.ProtocolId)))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, cancellationToken);
+                processed += await sync.DrainAsync(parallel, cancellationToken);
+            }
         }
         catch (System.Data.Common.DbException e)
         {
