@@ -56,7 +56,7 @@ public sealed partial class BadInputCorpusTests() : CliTest("trd-bad-input-")
         var cases = BadInputCorpus.Cases;
 
         Assert.Equal(committed, cases.Where(c => c.Generator is null).Select(c => c.File).Order(StringComparer.Ordinal));
-        Assert.Equal(76, cases.Count);
+        Assert.Equal(78, cases.Count);
         Assert.Equal(cases.Count, cases.Select(c => c.File).Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(BadInputCorpus.Generators.Keys.Order(StringComparer.Ordinal), cases.Select(c => c.Generator).OfType<string>().Order(StringComparer.Ordinal));
         Assert.All(cases, c => Assert.True(c.Cli is not null || c.Api is not null, c.File));

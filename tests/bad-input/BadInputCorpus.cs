@@ -50,6 +50,9 @@ public static class BadInputCorpus
         ["fhir-deep-nesting-xml"] = () => Utf8("<Observation xmlns=\"http://hl7.org/fhir\"><status value=\"final\"/>"
             + string.Concat(Enumerable.Repeat("<extension url=\"http://example.org/x\">", 10_000))
             + string.Concat(Enumerable.Repeat("</extension>", 10_000)) + "</Observation>"),
+        ["fhir-huge-array-json"] = () => FhirSplice($"\"identifier\": [{string.Join(',', Enumerable.Repeat("{}", 200_000))}]"),
+        ["fhir-huge-array-xml"] = () => Utf8("<Observation xmlns=\"http://hl7.org/fhir\"><status value=\"final\"/>"
+            + string.Concat(Enumerable.Repeat("<identifier/>", 20_000)) + "</Observation>"),
         ["fhir-huge-string"] = () => Utf8(FhirJson.Serialize(new Observation
         {
             Id = "bad-obs",

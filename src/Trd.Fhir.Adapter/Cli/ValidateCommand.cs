@@ -426,6 +426,7 @@ internal static partial class ValidateCommand
         {
             "json-syntax" => $"{where}: not JSON: {Finding.MessageOf(issue)} (fix: give FHIR R4 JSON or XML; a file of one JSON resource per line must be named *.ndjson)",
             "xml-syntax" => $"{where}: not XML: {Finding.MessageOf(issue)} (fix: give well-formed FHIR R4 XML, or JSON)",
+            "too-many-items" => $"{where}: too large: {Finding.MessageOf(issue)} (fix: split it; many resources go one per line in NDJSON)",
             _ => $"{where}: not a FHIR R4 resource: {Finding.MessageOf(issue)} (fix: give a FHIR R4 resource or Bundle with a valid 'resourceType'{(kind == InputKind.Xml ? " (root element in the FHIR namespace)" : "")})",
         };
     }
