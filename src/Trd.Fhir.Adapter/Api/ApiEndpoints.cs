@@ -206,11 +206,21 @@ public static class ApiEndpoints
         });
     }
 
-    private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ApiValidator validator, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ApiValidator validator, LedgerSync sync, CancellationToken cancellationToken)
     {
         var checks = new List<(string Check, bool Ok, string Detail)> { ("validator", validator.Warm, validator.Warm ? "warm" : "warming up") };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await sync.Ledger.InitializeAsync(timeout.Token);
+            var ok = await sync.Ledger.IsReadyAsync(timeout.Token);
+            checks.Add(("ledger", ok, ok ? sync.Ledger.Location : $"{sync.Ledger.Location} does not answer"));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            checks.Add(("ledger", false, $"{sync.Ledger.Location}: {e.GetType().Name}: {e.Message}"));
+        }
         try
         {
             var statement = await connection.NewClient().CapabilityStatementAsync(SummaryType.True, timeout.Token);

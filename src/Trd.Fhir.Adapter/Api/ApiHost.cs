@@ -22,6 +22,7 @@ using Serilog.Formatting.Compact;
 using Serilog.Formatting.Display;
 using Trd.Fhir.Adapter.Cli;
 using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.Adapter.Api;
@@ -43,8 +44,11 @@ public static class ApiHost
         if (errors.Count > 0)
             throw new ArgumentException(string.Join(Environment.NewLine, errors));
 
+        // One Serilog logger per host (not the static Log.Logger: tests run several hosts), also given to the request log.
+        var logger = ConfigureLogging(new LoggerConfiguration(), settings).CreateLogger();
         return Host.CreateDefaultBuilder()
-            .UseSerilog((_, _, log) => ConfigureLogging(log, settings), preserveStaticLogger: true)
+            .UseSerilog(logger, dispose: true)
+            .ConfigureServices(services => services.AddSingleton<Serilog.ILogger>(logger))
             .ConfigureWebHostDefaults(web =>
             {
                 if (urls is { Length: > 0 })
@@ -59,13 +63,14 @@ public static class ApiHost
             });
     }
 
-    private static void ConfigureLogging(LoggerConfiguration log, ApiSettings settings) => log
+    private static LoggerConfiguration ConfigureLogging(LoggerConfiguration log, ApiSettings settings) => log
         .MinimumLevel.Information()
         .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
         .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
         .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
         .MinimumLevel.Override("Polly", LogEventLevel.Warning)
         .Enrich.FromLogContext()
+        .Enrich.With<NoRawPath>()
         .WriteTo.Sink(new TextWriterSink(settings.LogWriter ?? Console.Error, settings.JsonLogs
             ? new CompactJsonFormatter()
             : new MessageTemplateTextFormatter("[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {Properties:j}{NewLine}{Exception}", CultureInfo.InvariantCulture)));
@@ -77,6 +82,15 @@ public static class ApiHost
         services.AddSingleton(new Identity(settings.IdentifierBase));
         services.AddTrdFhirTransport(settings.Server);
         services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), settings.Server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
+        services.AddSingleton(new ProtocolToFhir(new Identity(settings.IdentifierBase)));
+        services.AddTrdFhirLedger(settings.Ledger, o =>
+        {
+            var sync = settings.Sync;
+            (o.MaxAttempts, o.Lease, o.RetryBaseDelay, o.MaxRetryDelay) = (sync.MaxAttempts, sync.Lease, sync.RetryBaseDelay, sync.MaxRetryDelay);
+            (o.DrainRetryHorizon, o.PollInterval, o.Parallelism, o.Worker) = (sync.DrainRetryHorizon, sync.PollInterval, sync.Parallelism, sync.Worker);
+        });
+        if (settings.RunWorker)
+            services.AddHostedService<LedgerWorker>();
         services.AddSingleton<ApiValidator>();
         services.AddHostedService(sp => sp.GetRequiredService<ApiValidator>());
         services.AddTrdFhirApiAuth(settings);
@@ -113,12 +127,13 @@ public static class ApiHost
         app.UseSerilogRequestLogging(o =>
         {
             // The route template, never the raw path: /patients/{patient}/… carries a patient identifier. No query string.
-            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0} ms";
+            o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
+            o.MessageTemplate = "HTTP {RequestMethod} {Route} responded {StatusCode} in {Elapsed:0.0} ms";
             o.IncludeQueryInRequestPath = false;
             o.GetMessageTemplateProperties = (context, _, elapsed, status) =>
             [
                 new LogEventProperty("RequestMethod", new ScalarValue(context.Request.Method)),
-                new LogEventProperty("RequestPath", new ScalarValue(RouteOf(context))),
+                new LogEventProperty("Route", new ScalarValue(RouteOf(context))),
                 new LogEventProperty("StatusCode", new ScalarValue(status)),
                 new LogEventProperty("Elapsed", new ScalarValue(elapsed)),
             ];
@@ -146,9 +161,17 @@ public static class ApiHost
         app.UseEndpoints(endpoints =>
         {
             endpoints.MapTrdFhirApi();
+            endpoints.MapProtocolEndpoints();
             endpoints.MapOpenApi().AllowAnonymous();
             endpoints.MapScalarApiReference(o => o.WithTitle("trd-fhir API")).AllowAnonymous();
         });
+    }
+
+    /// <summary>ASP.NET Core's request scope puts the raw path (RequestPath) on every event of a request, and a path like
+    /// /patients/{system|value}/… carries a patient identifier: removed from every event; the request log has the Route.</summary>
+    private sealed class NoRawPath : Serilog.Core.ILogEventEnricher
+    {
+        public void Enrich(LogEvent logEvent, Serilog.Core.ILogEventPropertyFactory propertyFactory) => logEvent.RemovePropertyIfPresent("RequestPath");
     }
 
     /// <summary>Accepts the caller's <c>X-Correlation-Id</c> (1–64 of [A-Za-z0-9._-]) or uses the trace id; returns it and

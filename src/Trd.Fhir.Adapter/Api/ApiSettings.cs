@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.IdentityModel.Tokens;
 using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.Adapter.Api;
@@ -41,6 +42,9 @@ public sealed class ApiSettings
     [Required]
     public string Ledger { get; set; } = "trd-fhir-ledger.db";
 
+    /// <summary>The ledger worker: attempts before a dead letter, retry delay, poll interval, concurrent pushes (defaults of <see cref="LedgerSyncOptions"/>).</summary>
+    public LedgerSyncOptions Sync { get; set; } = new();
+
     /// <summary>Run the ledger's background worker (queued and retried pushes). Default true.</summary>
     public bool RunWorker { get; set; } = true;
 
@@ -66,6 +70,14 @@ public sealed class ApiSettings
             errors.AddRange(results.Select(r => $"Api:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
         if (Server.BaseUrl is not { IsAbsoluteUri: true } url || url.Scheme is not ("http" or "https"))
             errors.Add("Api:Server:BaseUrl: the FHIR server must be an absolute http(s) URL (fix: --server URL)");
+        try
+        {
+            Sync.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            errors.Add($"Api:Sync: {e.Message}");
+        }
         if (ApiKeys.Count == 0 && !Jwt.Enabled)
             errors.Add("Api:ApiKeys: no API key and no JWT authority configured, nobody could call the API (fix: set TRD_FHIR_API_KEY, or Api:ApiKeys, or Api:Jwt:Authority)");
         foreach (var client in ApiKeys)

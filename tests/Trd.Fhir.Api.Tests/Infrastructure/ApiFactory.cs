@@ -19,7 +19,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     public const string ClientName = "test-client";
     public static readonly Uri UnreachableServer = new("http://127.0.0.1:9/fhir");
     private static int _counter;
-    private readonly StringWriter _logs = new();
+    private readonly SignallingWriter _logs = new();
 
     public ApiFactory()
     {
@@ -30,7 +30,7 @@ public class ApiFactory : WebApplicationFactory<Program>
             Server = new FhirServerOptions { BaseUrl = UnreachableServer, Resilience = { MaxRetries = 0 } },
             ApiKeys = [ApiKeyClient.FromKey(ClientName, Key)],
             Ledger = Path.Combine(directory, $"ledger-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}.db"),
-            LogWriter = TextWriter.Synchronized(_logs),
+            LogWriter = _logs,
         };
     }
 
@@ -46,11 +46,66 @@ public class ApiFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>Everything logged so far (text lines, or CLEF when <c>Settings.JsonLogs</c>).</summary>
-    public string Logs
+    public string Logs => _logs.Text;
+
+    /// <summary>The logs once they contain <paramref name="text"/>: the request log line is written after the response has
+    /// reached the client, so tests wait for it (bounded at 30 s to fail instead of hanging; not a timing assertion).</summary>
+    public Task<string> LogsContainingAsync(string text) => _logs.WaitForAsync(text, TimeSpan.FromSeconds(30));
+
+    /// <summary>A thread-safe log buffer that wakes waiters on every write.</summary>
+    private sealed class SignallingWriter : StringWriter
     {
-        get
+        private readonly Lock _lock = new();
+        private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Text
         {
-            lock (_logs) return _logs.ToString();
+            get
+            {
+                lock (_lock) return GetStringBuilder().ToString();
+            }
+        }
+
+        public override void Write(char value)
+        {
+            lock (_lock) base.Write(value);
+        }
+
+        public override void Write(string? value)
+        {
+            TaskCompletionSource done;
+            lock (_lock)
+            {
+                base.Write(value);
+                done = _written;
+                _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            done.TrySetResult();
+        }
+
+        public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
+
+        public async Task<string> WaitForAsync(string text, TimeSpan bound)
+        {
+            using var cancel = new CancellationTokenSource(bound);
+            while (true)
+            {
+                Task next;
+                lock (_lock)
+                {
+                    var current = GetStringBuilder().ToString();
+                    if (current.Contains(text, StringComparison.Ordinal)) return current;
+                    next = _written.Task;
+                }
+                try
+                {
+                    await next.WaitAsync(cancel.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return Text; // the caller's assertion reports what was logged
+                }
+            }
         }
     }
 
