@@ -57,6 +57,7 @@ public sealed class FaultSuiteTests(FhirServerFixture server, ITestOutputHelper 
     }
 
     [Fact]
+    [Trait("Category", "FaultSuite")] // minutes: `--filter Category!=FaultSuite` leaves it out of a quick local run
     public async Task DrainAsync_ThousandPushesThroughTwentyPercentFaults_EveryResourceOnServerExactlyOnce()
     {
         var cases = SyntheticProtocols.Generate(Protocols, seed: 11, tag: "fault").Select(Small).ToList();
