@@ -230,6 +230,25 @@ public sealed class SecurityTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task JsonLogs_RequestEventIsCompactJsonWithRouteAndCorrelationId()
+    {
+        await using var factory = ApiFactory.Configure(s => s.JsonLogs = true);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/patients/https%3A%2F%2Fh.example.org%2Fmrn%7CSYN-JSONLOG-1/protocol");
+        request.Headers.Add("X-Correlation-Id", "json-log-1");
+
+        using var response = await factory.Client().SendAsync(request);
+        var logs = await factory.LogsContainingAsync("json-log-1");
+
+        var events = logs.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var http = Assert.Single(events, e => e.TryGetProperty("@mt", out var mt) && mt.GetString()!.StartsWith("HTTP ", StringComparison.Ordinal));
+        Assert.Equal("/patients/{patient}/protocol", http.GetProperty("Route").GetString());
+        Assert.Equal("json-log-1", http.GetProperty("CorrelationId").GetString());
+        Assert.Equal(502, http.GetProperty("StatusCode").GetInt32());
+        Assert.DoesNotContain("SYN-JSONLOG-1", logs, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+    }
+
+    [Fact]
     public void ApiKeyClient_HashIsSha256Hex()
     {
         Assert.Equal("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", ApiKeyClient.FromKey("x", "hello").Sha256);

@@ -139,7 +139,13 @@ public static class ApiHost
             ];
             o.EnrichDiagnosticContext = (diagnostics, context) => diagnostics.Set("Client", context.User.FindFirst(ApiAuth.ClientClaim)?.Value ?? "anonymous");
         });
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleExceptionAsync, StatusCodeSelector = StatusOf });
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = HandleExceptionAsync,
+            StatusCodeSelector = StatusOf,
+            // A body over Kestrel's limit is the client's error (413), not an error of the service worth a stack trace.
+            SuppressDiagnosticsCallback = c => c.Exception is Microsoft.AspNetCore.Http.BadHttpRequestException,
+        });
         app.UseStatusCodePages(context => context.HttpContext.Response.HasStarted || context.HttpContext.Response.ContentLength > 0 || context.HttpContext.Response.ContentType is not null
             ? System.Threading.Tasks.Task.CompletedTask
             : ApiOutcome.WriteAsync(context.HttpContext, context.HttpContext.Response.StatusCode, StatusOutcome(context.HttpContext)));
