@@ -175,6 +175,35 @@ class TestRepository extends MemoryRepository {
     return super.createResourceSync(resource, options, update);
   }
 
+  /**
+   * The engine matches every stored resource of the type with FHIRPath on every search (~1 ms each), so conditional
+   * creates and identifier look-ups slowed down as the store grew (a 1,000-protocol fault suite took hours). For a search
+   * with an `identifier=system|value[,system|value…]` filter, the candidates are first narrowed with a plain property
+   * check (case-insensitive, so never narrower than the engine's own match), then the engine matches those candidates
+   * exactly as before: same results, same total, same sort and paging. searchSync is synchronous, so swapping the type's
+   * map for the duration of the call cannot interleave with another request.
+   */
+  searchSync(request) {
+    const pairs = identifierPairs(request);
+    const all = pairs && this.resources.get(request.resourceType);
+    if (!all) {
+      return super.searchSync(request);
+    }
+    const candidates = new Map();
+    for (const [id, resource] of all) {
+      const identifiers = resource.identifier === undefined ? [] : [resource.identifier].flat();
+      if (identifiers.some((i) => pairs.some(([s, v]) => lower(i?.system) === s && lower(i?.value) === v))) {
+        candidates.set(id, resource);
+      }
+    }
+    this.resources.set(request.resourceType, candidates);
+    try {
+      return super.searchSync(request);
+    } finally {
+      this.resources.set(request.resourceType, all);
+    }
+  }
+
   /** A cheap copy of the store: stored resources are replaced, never mutated, so shallow copies suffice. */
   snapshot() {
     const resources = new Map();
@@ -212,6 +241,25 @@ class TestRepository extends MemoryRepository {
     }
     return counts;
   }
+}
+
+const lower = (s) => (typeof s === 'string' ? s.toLowerCase() : undefined);
+
+/** [[system, value]…] (lower-cased) when the search has a plain `identifier` filter of full system|value tokens; else undefined. */
+function identifierPairs(request) {
+  const filter = (request.filters ?? []).find((f) => f.code === 'identifier' && f.operator === 'eq');
+  if (!filter || typeof filter.value !== 'string' || filter.value.includes('\\')) {
+    return undefined;
+  }
+  const pairs = filter.value.split(',').map((token) => {
+    const bar = token.indexOf('|');
+    return bar > 0 && bar < token.length - 1 ? [token.slice(0, bar).toLowerCase(), token.slice(bar + 1).toLowerCase()] : undefined;
+  });
+  return pairs.every((p) => p !== undefined) ? pairs : undefined;
+}
+
+if (typeof MemoryRepository.prototype.searchSync !== 'function') {
+  fail(`MemoryRepository ${ENGINE_VERSION} has no searchSync; the identifier pre-filter needs updating`);
 }
 
 for (const field of ['resources', 'history']) {
