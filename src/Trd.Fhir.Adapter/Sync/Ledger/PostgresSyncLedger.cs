@@ -362,7 +362,7 @@ public sealed class PostgresSyncLedger : ISyncLedger
         command.Parameters.AddWithValue("now", Now());
         command.Parameters.AddWithValue("systems", outcomes.Select(o => o.IdentifierSystem).ToArray());
         command.Parameters.AddWithValue("values", outcomes.Select(o => o.IdentifierValue).ToArray());
-        command.Parameters.AddWithValue("states", outcomes.Select(o => ResourceStateName(o.State)).ToArray());
+        command.Parameters.AddWithValue("states", outcomes.Select(o => LedgerRows.Name(o.State)).ToArray());
         command.Parameters.AddWithValue("server_ids", TextArray(outcomes.Select(o => o.ServerId)));
         command.Parameters.AddWithValue("server_versions", TextArray(outcomes.Select(o => o.ServerVersion)));
         command.Parameters.AddWithValue("errors", TextArray(outcomes.Select(o => o.Error)));
@@ -385,7 +385,7 @@ public sealed class PostgresSyncLedger : ISyncLedger
             """);
         command.Parameters.AddWithValue("id", workId);
         command.Parameters.AddWithValue("worker", worker);
-        command.Parameters.AddWithValue("state", WorkStateName(state));
+        command.Parameters.AddWithValue("state", LedgerRows.Name(state));
         command.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)error ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("retry_at", NpgsqlTypes.NpgsqlDbType.TimestampTz)
         {
@@ -415,7 +415,7 @@ public sealed class PostgresSyncLedger : ISyncLedger
             $"SELECT {WorkColumns} FROM trd_work_item w WHERE (@state::text IS NULL OR w.state = @state) ORDER BY w.created_at, w.id");
         command.Parameters.Add(new NpgsqlParameter("state", NpgsqlTypes.NpgsqlDbType.Text)
         {
-            Value = state is { } s ? WorkStateName(s) : DBNull.Value,
+            Value = state is { } s ? LedgerRows.Name(s) : DBNull.Value,
         });
         var items = new List<WorkItem>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -442,19 +442,7 @@ public sealed class PostgresSyncLedger : ISyncLedger
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new LedgerResource(
-                ProtocolId: reader.GetString(0),
-                ResourceType: reader.GetString(1),
-                IdentifierSystem: reader.GetString(2),
-                IdentifierValue: reader.GetString(3),
-                ContentHash: reader.GetString(4),
-                State: ParseResourceState(reader.GetString(5)),
-                ServerId: NullableString(reader, 6),
-                ServerVersion: NullableString(reader, 7),
-                Attempts: reader.GetInt32(8),
-                LastError: NullableString(reader, 9),
-                PushedBy: NullableString(reader, 10),
-                UpdatedAt: reader.GetFieldValue<DateTimeOffset>(11)));
+            rows.Add(LedgerRows.ReadResource(reader, ReadTime));
         }
 
         return rows;
@@ -482,59 +470,9 @@ public sealed class PostgresSyncLedger : ISyncLedger
     // timestamptz takes UTC DateTimeOffsets only; PostgreSQL keeps microseconds.
     private DateTimeOffset Now() => _time.GetUtcNow().ToUniversalTime();
 
-    private static WorkItem ReadWorkItem(DbDataReader reader) => new(
-        Id: reader.GetInt64(0),
-        ProtocolId: reader.GetString(1),
-        DocumentHash: reader.GetString(2),
-        State: ParseWorkState(reader.GetString(3)),
-        Attempts: reader.GetInt32(4),
-        LastError: NullableString(reader, 5),
-        ClaimedBy: NullableString(reader, 6),
-        NextAttemptAt: reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
-        CreatedAt: reader.GetFieldValue<DateTimeOffset>(8),
-        UpdatedAt: reader.GetFieldValue<DateTimeOffset>(9));
+    private static WorkItem ReadWorkItem(DbDataReader reader) => LedgerRows.ReadWorkItem(reader, ReadTime);
 
-    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    private static DateTimeOffset ReadTime(DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
 
     private static string?[] TextArray(IEnumerable<string?> values) => values.ToArray();
-
-    private static string WorkStateName(WorkState state) => state switch
-    {
-        WorkState.Queued => "queued",
-        WorkState.Claimed => "claimed",
-        WorkState.Confirmed => "confirmed",
-        WorkState.Failed => "failed",
-        WorkState.Dead => "dead",
-        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
-    };
-
-    private static WorkState ParseWorkState(string name) => name switch
-    {
-        "queued" => WorkState.Queued,
-        "claimed" => WorkState.Claimed,
-        "confirmed" => WorkState.Confirmed,
-        "failed" => WorkState.Failed,
-        "dead" => WorkState.Dead,
-        _ => throw new InvalidOperationException($"Unknown work state '{name}' in trd_work_item."),
-    };
-
-    private static string ResourceStateName(ResourceState state) => state switch
-    {
-        ResourceState.Pending => "pending",
-        ResourceState.Sent => "sent",
-        ResourceState.Confirmed => "confirmed",
-        ResourceState.Failed => "failed",
-        ResourceState.Dead => "dead",
-        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
-    };
-
-    private static ResourceState ParseResourceState(string name) => name switch
-    {
-        "pending" => ResourceState.Pending,
-        "sent" => ResourceState.Sent,
-        "confirmed" => ResourceState.Confirmed,
-        "failed" => ResourceState.Failed,
-        "dead" => ResourceState.Dead,
-        _ => throw new InvalidOperationException($"Unknown resource state '{name}' in trd_resource."),
-    };
 }

@@ -286,7 +286,7 @@ public sealed class SqliteSyncLedger : ISyncLedger
         {
             system.Value = outcome.IdentifierSystem;
             value.Value = outcome.IdentifierValue;
-            state.Value = Name(outcome.State);
+            state.Value = LedgerRows.Name(outcome.State);
             serverId.Value = (object?)outcome.ServerId ?? DBNull.Value;
             serverVersion.Value = (object?)outcome.ServerVersion ?? DBNull.Value;
             error.Value = (object?)outcome.Error ?? DBNull.Value;
@@ -309,7 +309,7 @@ public sealed class SqliteSyncLedger : ISyncLedger
             """);
         command.Parameters.AddWithValue("$id", workId);
         command.Parameters.AddWithValue("$worker", worker);
-        command.Parameters.AddWithValue("$state", Name(state));
+        command.Parameters.AddWithValue("$state", LedgerRows.Name(state));
         command.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
         command.Parameters.AddWithValue("$retry_at", state == WorkState.Failed && retryAt is { } at ? Text(at) : DBNull.Value);
         command.Parameters.AddWithValue("$now", Now());
@@ -332,7 +332,7 @@ public sealed class SqliteSyncLedger : ISyncLedger
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Command(connection, null, $"SELECT {WorkColumns} FROM work_item WHERE ($state IS NULL OR state = $state) ORDER BY created_at, id");
-        command.Parameters.AddWithValue("$state", state is { } s ? Name(s) : DBNull.Value);
+        command.Parameters.AddWithValue("$state", state is { } s ? LedgerRows.Name(s) : DBNull.Value);
         var items = new List<WorkItem>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -356,19 +356,7 @@ public sealed class SqliteSyncLedger : ISyncLedger
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new LedgerResource(
-                ProtocolId: reader.GetString(0),
-                ResourceType: reader.GetString(1),
-                IdentifierSystem: reader.GetString(2),
-                IdentifierValue: reader.GetString(3),
-                ContentHash: reader.GetString(4),
-                State: ParseResourceState(reader.GetString(5)),
-                ServerId: NullableString(reader, 6),
-                ServerVersion: NullableString(reader, 7),
-                Attempts: reader.GetInt32(8),
-                LastError: NullableString(reader, 9),
-                PushedBy: NullableString(reader, 10),
-                UpdatedAt: ParseTime(reader.GetString(11))));
+            rows.Add(LedgerRows.ReadResource(reader, ReadTime));
         }
         return rows;
     }
@@ -441,27 +429,7 @@ public sealed class SqliteSyncLedger : ISyncLedger
     private static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.ParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
-    private static WorkItem ReadWorkItem(DbDataReader reader) => new(
-        Id: reader.GetInt64(0),
-        ProtocolId: reader.GetString(1),
-        DocumentHash: reader.GetString(2),
-        State: ParseWorkState(reader.GetString(3)),
-        Attempts: reader.GetInt32(4),
-        LastError: NullableString(reader, 5),
-        ClaimedBy: NullableString(reader, 6),
-        NextAttemptAt: reader.IsDBNull(7) ? null : ParseTime(reader.GetString(7)),
-        CreatedAt: ParseTime(reader.GetString(8)),
-        UpdatedAt: ParseTime(reader.GetString(9)));
+    private static WorkItem ReadWorkItem(DbDataReader reader) => LedgerRows.ReadWorkItem(reader, ReadTime);
 
-    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    internal static string Name(WorkState state) => state.ToString().ToLowerInvariant();
-
-    internal static string Name(ResourceState state) => state.ToString().ToLowerInvariant();
-
-    private static WorkState ParseWorkState(string name) =>
-        Enum.TryParse<WorkState>(name, ignoreCase: true, out var state) ? state : throw new InvalidOperationException($"Unknown work state '{name}' in work_item.");
-
-    private static ResourceState ParseResourceState(string name) =>
-        Enum.TryParse<ResourceState>(name, ignoreCase: true, out var state) ? state : throw new InvalidOperationException($"Unknown resource state '{name}' in resource.");
+    private static DateTimeOffset ReadTime(DbDataReader reader, int ordinal) => ParseTime(reader.GetString(ordinal));
 }
