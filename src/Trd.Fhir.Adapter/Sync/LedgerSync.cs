@@ -321,6 +321,14 @@ public sealed class LedgerSync
 
     private Task<LedgerPushResult> Failed(WorkItem item, string error, PushReport? report, CancellationToken cancellationToken)
     {
+        if (report?.CircuitOpenFor is { } open)
+        {
+            // The transport's circuit breaker refused to send: the server was not even asked, so this claim is not a failure
+            // the protocol is answerable for — never a dead letter, and retried once the breaker lets requests through again
+            // (retrying on the ledger's own shorter backoff would burn every attempt against a closed door).
+            var wait = open > _options.RetryBaseDelay ? open : _options.RetryBaseDelay;
+            return CompleteAsync(item, WorkState.Failed, error, _time.GetUtcNow() + wait, report, cancellationToken);
+        }
         if (item.Attempts >= _options.MaxAttempts)
             return CompleteAsync(item, WorkState.Dead, $"out of attempts ({item.Attempts}); last error: {error}", null, report, cancellationToken);
         var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryDelay.Ticks, _options.RetryBaseDelay.Ticks * (1L << Math.Min(item.Attempts - 1, 30))));

@@ -29,6 +29,10 @@ public sealed record ConfirmedResource(string ServerId, string? ServerVersion);
 /// <summary>The result of pushing one protocol: the strategy that finally carried it and one outcome per resource.</summary>
 public sealed record PushReport(string ProtocolId, PushStrategy? Strategy, IReadOnlyList<PushOutcome> Outcomes, IReadOnlyList<string> Notes)
 {
+    /// <summary>Set when the push stopped because the server's circuit breaker was open: nothing more was sent, and the
+    /// breaker lets requests through again after this long (zero when unknown). A retry before then would fail the same way.</summary>
+    public TimeSpan? CircuitOpenFor { get; init; }
+
     public bool Success => Outcomes.All(o => o.State is not (PushState.Failed or PushState.Skipped)) && Outcomes.Count > 0;
 
     public int Count(PushState state) => Outcomes.Count(o => o.State == state);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.Transport.Resilience;
 using Task = System.Threading.Tasks.Task;
 
 namespace Trd.Fhir.Adapter.Sync;
@@ -121,6 +122,8 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         {
             Fail(items.Where(i => i.State is null), Describe(e), IsTransient(e));
             logger.LogError("Push of protocol {ProtocolId} failed: {ErrorType}", protocol.Id, e.GetType().Name);
+            if (e is FhirServerUnavailableException { Reason: FhirUnavailableReason.CircuitOpen } open)
+                return Report(protocol, used, items, notes) with { CircuitOpenFor = (open.InnerException as Polly.CircuitBreaker.BrokenCircuitException)?.RetryAfter ?? TimeSpan.Zero };
         }
         return Report(protocol, used, items, notes);
     }

@@ -63,13 +63,15 @@ public sealed class LedgerSyncTests(FhirServerFixture server) : IAsyncLifetime
 
     private sealed record Harness(LedgerSync Sync, ISyncLedger Ledger, Journal Journal, FakeTimeProvider Time);
 
-    private async Task<Harness> NewHarnessAsync(string ledgerFile = "ledger.db", Action<LedgerSyncOptions>? configure = null, FakeTimeProvider? time = null)
+    private async Task<Harness> NewHarnessAsync(string ledgerFile = "ledger.db", Action<LedgerSyncOptions>? configure = null, FakeTimeProvider? time = null, ResilienceSettings? resilience = null)
     {
         time ??= new FakeTimeProvider(Start);
         var journal = new Journal();
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTrdFhirTransport(new FhirServerOptions { BaseUrl = server.BaseUrl, Resilience = new ResilienceSettings { MaxRetries = 0, BreakerMinimumThroughput = 10_000 } });
+        if (resilience is not null)
+            services.AddSingleton<TimeProvider>(time); // the transport's circuit breaker on the test clock too
+        services.AddTrdFhirTransport(new FhirServerOptions { BaseUrl = server.BaseUrl, Resilience = resilience ?? new ResilienceSettings { MaxRetries = 0, BreakerMinimumThroughput = 10_000 } });
         services.AddHttpClient(Trd.Fhir.Adapter.Transport.TransportContext.HttpClientName).AddHttpMessageHandler(() => new JournalHandler(journal));
         var provider = services.BuildServiceProvider();
         _disposables.Add(provider);
@@ -191,6 +193,39 @@ public sealed class LedgerSyncTests(FhirServerFixture server) : IAsyncLifetime
         Assert.Equal((WorkState.Confirmed, 2), (retried!.Item.State, retried.Item.Attempts));
         var rows = await h.Ledger.ResourcesAsync(c.Protocol.Id, CancellationToken.None);
         Assert.All(rows, r => Assert.Equal((ResourceState.Confirmed, 2), (r.State, r.Attempts)));
+        Assert.Equal(SyntheticProtocols.ExpectedIdentifiers([c]).Order(), (await OnServerAsync(c)).Order());
+    }
+
+    [Fact]
+    public async Task ProcessNextAsync_CircuitOpen_NeverDeadLetteredAndRetriedWhenTheBreakerLetsRequestsThrough()
+    {
+        var c = await SeededCaseAsync("ls-circuit");
+        var breaker = new ResilienceSettings { MaxRetries = 0, BreakerMinimumThroughput = 2, BreakerFailureRatio = 0.5, BreakDuration = TimeSpan.FromSeconds(30) };
+        var h = await NewHarnessAsync(configure: o => o.MaxAttempts = 2, resilience: breaker);
+        h.Journal.Fault = _ => Status(HttpStatusCode.ServiceUnavailable, "down");
+        await h.Sync.EnqueueAsync(c.Protocol, CancellationToken.None);
+
+        var first = await h.Sync.ProcessNextAsync(CancellationToken.None);   // 503: a real failure, attempt 1 of 2
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        var second = await h.Sync.ProcessNextAsync(CancellationToken.None);  // 503 again: out of attempts; the breaker opens
+        await h.Ledger.RetryDeadAsync([c.Protocol.Id], CancellationToken.None);
+        var requestsWhenOpen = h.Journal.Requests.Count;
+        var third = await h.Sync.ProcessNextAsync(CancellationToken.None);   // the breaker is open: nothing is sent
+
+        Assert.Equal((WorkState.Failed, (TimeSpan?)null), (first!.Item.State, first.Report!.CircuitOpenFor));
+        Assert.Equal(WorkState.Dead, second!.Item.State);
+        Assert.StartsWith("out of attempts (2)", second.Item.LastError, StringComparison.Ordinal);
+        Assert.Equal(requestsWhenOpen, h.Journal.Requests.Count);
+        Assert.NotNull(third!.Report!.CircuitOpenFor);
+        Assert.Equal(WorkState.Failed, third.Item.State);                     // not dead: the server was not asked
+        Assert.Contains("circuit breaker is open", third.Item.LastError, StringComparison.Ordinal);
+        Assert.True(third.Item.NextAttemptAt >= h.Time.GetUtcNow() + TimeSpan.FromSeconds(25),
+            $"retry at {third.Item.NextAttemptAt:O}, now {h.Time.GetUtcNow():O}: the retry must wait for the breaker (30 s), not the ledger's 1 s backoff");
+
+        h.Journal.Fault = null;
+        h.Time.Advance(third.Item.NextAttemptAt!.Value - h.Time.GetUtcNow());
+        var healed = await h.Sync.ProcessNextAsync(CancellationToken.None);
+        Assert.Equal(WorkState.Confirmed, healed!.Item.State);
         Assert.Equal(SyntheticProtocols.ExpectedIdentifiers([c]).Order(), (await OnServerAsync(c)).Order());
     }
 
