@@ -498,6 +498,10 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
         FhirOperationException f => $"the server answered {(int)f.Status}{(OutcomeText(f.Outcome) is { } text ? ": " + text : "")}",
         Polly.CircuitBreaker.BrokenCircuitException => "the server failed repeatedly; the circuit breaker is open — try again later",
         TimeoutException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException => "the server did not answer in time (after retries)",
+        // .NET's own text ("An error occurred while sending the request.") does not say what happened; the socket error does
+        // (e.g. "Connection reset by peer"). Our transport's own exceptions already say it all.
+        HttpRequestException { InnerException: { } inner } h when h is not FhirServerUnavailableException && inner.Message != h.Message =>
+            $"{h.Message} ({h.HttpRequestError}: {inner.Message})",
         _ => e.Message,
     };
 }

@@ -197,6 +197,22 @@ public sealed class LedgerSyncTests(FhirServerFixture server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ProcessNextAsync_ConnectionReset_FailedWithTheSocketErrorInTheReason()
+    {
+        var c = await SeededCaseAsync("ls-reset");
+        var h = await NewHarnessAsync();
+        h.Journal.Fault = r => IsWrite(r)
+            ? throw new HttpRequestException(HttpRequestError.ResponseEnded, "An error occurred while sending the request.", new IOException("Unable to read data from the transport connection: Connection reset by peer."))
+            : null;
+        await h.Sync.EnqueueAsync(c.Protocol, CancellationToken.None);
+
+        var failed = await h.Sync.ProcessNextAsync(CancellationToken.None);
+
+        Assert.Equal(WorkState.Failed, failed!.Item.State);
+        Assert.Contains("(ResponseEnded: Unable to read data from the transport connection: Connection reset by peer.)", failed.Item.LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ProcessNextAsync_CircuitOpen_NeverDeadLetteredAndRetriedWhenTheBreakerLetsRequestsThrough()
     {
         var c = await SeededCaseAsync("ls-circuit");
