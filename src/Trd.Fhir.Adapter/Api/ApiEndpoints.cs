@@ -191,19 +191,7 @@ public static class ApiEndpoints
     private static async Task<IResult> ProbeAsync(FhirServerConnection connection, CancellationToken cancellationToken)
     {
         var capabilities = await connection.CapabilitiesAsync(cancellationToken);
-        return Results.Json(new
-        {
-            server = connection.BaseUrl.ToString(),
-            software = capabilities.Software,
-            transaction = capabilities.Transaction,
-            batch = capabilities.Batch,
-            pushStrategy = capabilities.PreferredStrategy.ToString().ToLowerInvariant(),
-            resources = PullWorkflow.ResourceTypes.Select(type => (Type: type, Caps: capabilities.For(type))).Select(k => new
-            {
-                type = k.Type, read = k.Caps.Read, search = k.Caps.Search, create = k.Caps.Create, update = k.Caps.Update,
-                conditionalCreate = k.Caps.ConditionalCreate, conditionalUpdate = k.Caps.ConditionalUpdate, pushable = k.Caps.Create, pullable = k.Caps.Search,
-            }),
-        });
+        return Results.Json(ServerProbe.Describe(connection.BaseUrl, capabilities));
     }
 
     private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ApiValidator validator, LedgerSync sync, CancellationToken cancellationToken)

@@ -178,16 +178,7 @@ internal static class SyncCommands
             var liveChecks = parse.GetValue(live) ? await LiveChecksAsync(connection, cancellationToken) : null;
             if (parse.GetValue(format) == "json")
             {
-                console.Write(JsonSerializer.Serialize(new
-                {
-                    server = connection.BaseUrl.ToString(),
-                    software = capabilities.Software,
-                    transaction = capabilities.Transaction,
-                    batch = capabilities.Batch,
-                    pushStrategy = capabilities.PreferredStrategy.ToString().ToLowerInvariant(),
-                    resources = kinds.Select(k => new { type = k.Type, read = k.Caps.Read, search = k.Caps.Search, create = k.Caps.Create, update = k.Caps.Update, conditionalCreate = k.Caps.ConditionalCreate, conditionalUpdate = k.Caps.ConditionalUpdate, pushable = k.Caps.Create, pullable = k.Caps.Search }),
-                    live = liveChecks?.Select(c => new { check = c.Check, ok = c.Ok, detail = c.Detail }),
-                }, Json) + "\n");
+                console.Write(JsonSerializer.Serialize(ServerProbe.Describe(connection.BaseUrl, capabilities, liveChecks), Json) + "\n");
             }
             else
             {

@@ -3,7 +3,7 @@ using Trd.Fhir.Adapter.Cli;
 
 namespace Trd.Fhir.IntegrationTests.Sync;
 
-/// <summary><c>push --ledger</c>, <c>ledger list</c> and <c>ledger retry</c> through the real CLI (in-process) and the real server.</summary>
+/// <summary><c>push --ledger</c>, <c>ledger list</c>, <c>ledger retry</c> and <c>probe</c> through the real CLI (in-process) and the real server.</summary>
 [Collection(FhirServerFixture.CollectionName)]
 public sealed class LedgerCommandsTests(FhirServerFixture server) : IAsyncLifetime, IDisposable
 {
@@ -27,6 +27,23 @@ public sealed class LedgerCommandsTests(FhirServerFixture server) : IAsyncLifeti
         var stderr = new StringWriter();
         var exit = CliApp.Run(args, new CliConsole(stdout, stderr));
         return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void ProbeJson_TheServersCapabilitiesPerProtocolKind_SameShapeAsTheApi()
+    {
+        var (exit, stdout, _) = Run("probe", "--server", server.BaseUrl.ToString(), "--format", "json");
+
+        Assert.Equal(0, exit);
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        Assert.Equal(server.BaseUrl.ToString(), root.GetProperty("server").GetString());
+        Assert.True(root.GetProperty("transaction").GetBoolean());
+        Assert.Equal("transaction", root.GetProperty("pushStrategy").GetString());
+        Assert.False(root.TryGetProperty("live", out _)); // no --live: no live checks, not an empty list
+        var kinds = root.GetProperty("resources").EnumerateArray().ToDictionary(r => r.GetProperty("type").GetString()!, r => r);
+        Assert.Equal(Trd.Fhir.Adapter.Sync.PullWorkflow.ResourceTypes.Order(), kinds.Keys.Order());
+        Assert.All(kinds.Values, k => Assert.True(k.GetProperty("pushable").GetBoolean() && k.GetProperty("conditionalCreate").GetBoolean()));
     }
 
     private async Task<(IReadOnlyList<SyntheticCase> Cases, string Docs)> CasesAsync(string tag, int count, bool seedPatients = true)
