@@ -180,8 +180,7 @@ public static class ApiEndpoints
         if (protocol is null)
             return error!;
         var readout = ClinicalReadout.Read(protocol, time, new ClinicalOptions { Baseline = rule, AsOf = date });
-        var bundle = new ClinicalToFhir(identity).AddTo(new ProtocolToFhir(identity).Map(protocol), protocol, readout);
-        var report = new ClinicalReport(protocol, readout, bundle.Entry.Count, ValidationFinding.From(validator.Validate(bundle)));
+        var report = ClinicalReport.Build(protocol, readout, identity, validator.Validate);
         var html = context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(Html, StringComparison.OrdinalIgnoreCase));
         return html ? Results.Text(ReportHtml.Render(report), Html, Encoding.UTF8) : Results.Text(report.ToJson(), Json, Encoding.UTF8);
     }

@@ -79,11 +79,9 @@ internal static class ReportCommand
             }
 
             var readout = ClinicalReadout.Read(protocol, clock, options);
-            var bundle = new ClinicalToFhir(identity).AddTo(new ProtocolToFhir(identity).Map(protocol), protocol, readout);
-            IReadOnlyList<ValidationFinding> findings;
+            ClinicalReport report;
             using (var validator = TrdValidator.Create())
-                findings = ValidationFinding.From(validator.ValidateBundle(bundle));
-            var report = new ClinicalReport(protocol, readout, bundle.Entry.Count, findings);
+                report = ClinicalReport.Build(protocol, readout, identity, b => validator.ValidateBundle(b));
             var rendered = parse.GetValue(format) == "json" ? report.ToJson() : ReportHtml.Render(report);
             if (parse.GetValue(output) is { } target)
             {

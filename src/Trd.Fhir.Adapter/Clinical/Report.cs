@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Hl7.Fhir.Model;
+using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 
 namespace Trd.Fhir.Adapter.Clinical;
@@ -24,6 +25,15 @@ public sealed record ValidationFinding(string Severity, string Where, string Mes
 /// </summary>
 public sealed record ClinicalReport(TrdProtocol Protocol, ClinicalReadout Readout, int ResourceCount, IReadOnlyList<ValidationFinding> Validation)
 {
+    /// <summary>The report of <paramref name="protocol"/>: its mapped Bundle with the clinical resources of
+    /// <paramref name="readout"/> added, validated by <paramref name="validateBundle"/> (the caller's validator; Clinical stays pure).</summary>
+    public static ClinicalReport Build(TrdProtocol protocol, ClinicalReadout readout, Identity identity, Func<Bundle, OperationOutcome> validateBundle)
+    {
+        ArgumentNullException.ThrowIfNull(validateBundle);
+        var bundle = new ClinicalToFhir(identity).AddTo(new ProtocolToFhir(identity).Map(protocol), protocol, readout);
+        return new ClinicalReport(protocol, readout, bundle.Entry.Count, ValidationFinding.From(validateBundle(bundle)));
+    }
+
     public int Errors => Validation.Count(v => v.Severity is "error" or "fatal");
 
     public int Warnings => Validation.Count(v => v.Severity == "warning");
