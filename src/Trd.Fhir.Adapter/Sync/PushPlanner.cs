@@ -2,6 +2,7 @@ using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Push;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 
 namespace Trd.Fhir.Adapter.Sync;
 
@@ -45,16 +46,25 @@ public static class PushPlanner
         }
     }
 
-    public static void MarkNotWritable(IEnumerable<PushEntry> entries, ServerCapabilities capabilities)
+    /// <summary>Kinds the server does not store are skipped as "not writable on this server" (reported, not a failure):
+    /// the profile's writable list first, then the CapabilityStatement; PHQ-9 Observations when the profile's PHQ-9
+    /// channel is not Observation.</summary>
+    public static void MarkNotWritable(IEnumerable<PushEntry> entries, ServerCapabilities capabilities, ServerProfile? profile = null)
     {
-        if (capabilities.Resources.Count == 0)
-            return; // a server that declares nothing: try, and report what it refuses
         foreach (var entry in entries.Where(e => e.State is null))
         {
-            if (!capabilities.For(entry.Type).Create)
-                entry.Skip($"the server cannot create {entry.Type} (no 'create' interaction in its CapabilityStatement)");
+            if (profile is not null && entry.Resource is Observation observation && IsPhq9(observation) && profile.Phq9Channel != ServerProfile.Phq9Observation)
+                entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' writes PHQ-9 as {profile.Phq9Channel}, not as Observations");
+            else if (profile is not null && !profile.AllowsWrite(entry.Type))
+                entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' does not write {entry.Type}");
+            else if (capabilities.Resources.Count > 0 && !capabilities.For(entry.Type).Create)
+                entry.SkipNotWritable($"the server cannot create {entry.Type} (no 'create' interaction in its CapabilityStatement)");
+            // a server that declares nothing: try, and report what it refuses
         }
     }
+
+    public static bool IsPhq9(Observation observation) =>
+        observation.Code?.Coding.Any(c => c.System == Codes.Loinc && (c.Code is Codes.Phq9Panel or Codes.Phq9Total or Codes.Phq9DifficultyItem || Codes.Phq9Items.Any(i => i.Code == c.Code))) == true;
 
     /// <summary>References to resources the server cannot hold become logical references (identifier only), and say so.</summary>
     public static void DetachUnwritable(IReadOnlyList<PushEntry> entries, List<string> notes)

@@ -21,7 +21,11 @@ public enum PushState
 /// <see cref="ServerVersion"/> the server's version id when it said; <see cref="Retryable"/>, for Failed and Skipped, whether
 /// trying again later may succeed (timeouts, resets, 408/429/5xx, an open circuit) or the server refused it for good.
 /// </summary>
-public sealed record PushOutcome(string ResourceType, string Identifier, PushState State, string? ServerId, string? Reason, string? ServerVersion = null, bool Retryable = false);
+public sealed record PushOutcome(string ResourceType, string Identifier, PushState State, string? ServerId, string? Reason, string? ServerVersion = null, bool Retryable = false)
+{
+    /// <summary>Skipped because this server does not store this kind (its server profile or CapabilityStatement).</summary>
+    public bool NotWritable { get; init; }
+}
 
 /// <summary>A resource the sync ledger knows is on the server with exactly the content about to be pushed.</summary>
 public sealed record ConfirmedResource(string ServerId, string? ServerVersion);
@@ -34,6 +38,17 @@ public sealed record PushReport(string ProtocolId, PushStrategy? Strategy, IRead
     public TimeSpan? CircuitOpenFor { get; init; }
 
     public bool Success => Outcomes.All(o => o.State is not (PushState.Failed or PushState.Skipped)) && Outcomes.Count > 0;
+
+    /// <summary>The server profile the push followed (name), and why it is in force.</summary>
+    public string? ServerProfile { get; init; }
+
+    /// <summary>Exit-code success: nothing failed, and nothing was skipped except kinds this server does not store —
+    /// those count only with <paramref name="strict"/> (<c>--strict</c>).</summary>
+    public bool Ok(bool strict) => strict ? Success
+        : Outcomes.Count > 0 && Outcomes.All(o => o.State is not (PushState.Failed or PushState.Skipped) || (o.State == PushState.Skipped && o.NotWritable));
+
+    /// <summary>How many resources this server does not store (reported "not writable on this server").</summary>
+    public int NotWritable => Outcomes.Count(o => o.NotWritable);
 
     public int Count(PushState state) => Outcomes.Count(o => o.State == state);
 

@@ -15,6 +15,7 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
 {
     private readonly SemaphoreSlim _capabilitiesLock = new(1, 1);
     private ServerCapabilities? _capabilities;
+    private CapabilityStatement? _statement;
 
     public Uri BaseUrl { get; } = baseUrl;
 
@@ -50,6 +51,7 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
             {
                 var statement = await NewClient().CapabilityStatementAsync(SummaryType.False, cancellationToken)
                     ?? throw new FhirTransportException($"{BaseUrl}metadata returned no CapabilityStatement");
+                _statement = statement;
                 _capabilities = ServerCapabilities.From(statement);
                 logger.LogInformation("FHIR server {Software}: transaction {Transaction}, batch {Batch}, {ResourceTypes} resource types", _capabilities.Software, _capabilities.Transaction, _capabilities.Batch, _capabilities.Resources.Count);
             }
@@ -59,6 +61,18 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
         {
             _capabilitiesLock.Release();
         }
+    }
+
+    /// <summary>The server profile chosen by the user (<c>--server-profile</c>); null: detected from the CapabilityStatement.</summary>
+    public ServerProfiles.ServerProfile? ChosenProfile { get; set; }
+
+    /// <summary>The server profile in force: the chosen one, or the one detected from <c>/metadata</c> (with the reason).</summary>
+    public async Task<ServerProfiles.ServerProfile> ProfileAsync(CancellationToken cancellationToken)
+    {
+        if (ChosenProfile is { } chosen)
+            return chosen;
+        await CapabilitiesAsync(cancellationToken);
+        return ChosenProfile = ServerProfiles.ServerProfileCatalog.Detect(_statement);
     }
 
     /// <summary>Every resource a search finds, following <c>next</c> links verbatim (opaque, session-scoped on some servers).</summary>

@@ -3,6 +3,7 @@ using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
@@ -88,6 +89,7 @@ public sealed class VendorQuirkTests : IDisposable
         }
         var protocol = SyncHarness.Example("phase3-ect-esketamine", "PP-EPIC");
         using var sync = new SyncHarness(BaseUrl);
+        sync.Connection.ChosenProfile = ServerProfileCatalog.Generic; // these tests are about the CapabilityStatement alone; the epic profile has its own (EpicRulesTests)
 
         var report = await sync.PushAsync(protocol);
 
@@ -131,6 +133,7 @@ public sealed class VendorQuirkTests : IDisposable
         };
         Respond(Request.Create().WithPath("/api/FHIR/R4").UsingPost(), response);
         using var sync = new SyncHarness(BaseUrl);
+        sync.Connection.ChosenProfile = ServerProfileCatalog.Generic; // these tests are about the CapabilityStatement alone; the epic profile has its own (EpicRulesTests)
 
         var report = await sync.PushAsync(protocol);
 

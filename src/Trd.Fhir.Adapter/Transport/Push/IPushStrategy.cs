@@ -55,7 +55,7 @@ public sealed class BatchStrategy(FhirServerConnection server) : IPushStrategy
 /// it (plain create otherwise: the caller looked the entry up first), conditional update or version-aware update by id.
 /// Never refuses as a whole: each entry fails on its own.
 /// </summary>
-public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabilities capabilities) : IPushStrategy
+public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabilities capabilities, ServerProfiles.ServerProfile? profile = null) : IPushStrategy
 {
     public PushStrategy Kind => PushStrategy.Individual;
 
@@ -102,6 +102,7 @@ public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabi
         }
         catch (FhirOperationException e)
         {
+            ServerAnswers.ThrowIfStop(e, profile);
             var why = e.Status == HttpStatusCode.PreconditionFailed
                 ? "changed on the server since it was read (412); push again to compare with the new version"
                 : $"the server answered {(int)e.Status}{(ServerAnswers.OutcomeText(e.Outcome) is { } text ? ": " + text : "")}";

@@ -57,6 +57,15 @@ public sealed class PushEntry(string fullUrl, DomainResource resource, Identifie
 
     public void Skip(string reason, bool retryable = false) => Set(EntryState.Skipped, reason, retryable);
 
+    /// <summary>Skipped because this server does not store this kind (its profile or CapabilityStatement): reported, not a failure.</summary>
+    public bool NotWritable { get; private set; }
+
+    public void SkipNotWritable(string reason)
+    {
+        Set(EntryState.Skipped, reason, retryable: false);
+        NotWritable = true;
+    }
+
     private void Set(EntryState state, string reason, bool retryable)
     {
         State = state;

@@ -8,7 +8,7 @@ namespace Trd.Fhir.Adapter.Transport.Push;
 /// individual sends go in dependency order: an entry goes once everything it references is on the server, and an entry
 /// whose reference target failed or was skipped is skipped with the reason.
 /// </summary>
-public sealed class PushSender(FhirServerConnection server, ILogger logger)
+public sealed class PushSender(FhirServerConnection server, ILogger logger, ServerProfiles.ServerProfile? profile = null)
 {
     /// <summary>Sends every entry with no state yet. <paramref name="entries"/> holds all of the push's entries (those
     /// already on the server or skipped too), so references and dependencies resolve. Returns the strategy that carried
@@ -19,6 +19,18 @@ public sealed class PushSender(FhirServerConnection server, ILogger logger)
         if (pending.Count == 0)
             return null;
         var byUrl = entries.ToDictionary(e => e.FullUrl, StringComparer.Ordinal);
+        if (profile is { Bundles: false })
+        {
+            // never POST a Bundle to a server whose profile has no transaction or batch (Epic): one request per resource
+            if (forced is PushStrategy.Transaction or PushStrategy.Batch)
+                notes.Add($"--strategy {forced.Value.ToString().ToLowerInvariant()} ignored: server profile '{profile.Name}' sends no Bundles; one request per resource");
+            forced = PushStrategy.Individual;
+        }
+        else if (forced is PushStrategy.Transaction or PushStrategy.Batch && capabilities.Resources.Count > 0 && !capabilities.Transaction && !capabilities.Batch)
+        {
+            notes.Add($"--strategy {forced.Value.ToString().ToLowerInvariant()} ignored: the server's CapabilityStatement declares neither transaction nor batch; one request per resource");
+            forced = PushStrategy.Individual;
+        }
         var strategy = forced ?? capabilities.PreferredStrategy;
         while (true)
         {
@@ -35,7 +47,7 @@ public sealed class PushSender(FhirServerConnection server, ILogger logger)
                 strategy = next;
                 continue;
             }
-            IPushStrategy sender = strategy == PushStrategy.Batch ? new BatchStrategy(server) : new IndividualStrategy(server, capabilities);
+            IPushStrategy sender = strategy == PushStrategy.Batch ? new BatchStrategy(server) : new IndividualStrategy(server, capabilities, profile);
             var refused = await SendInRoundsAsync(sender, pending, byUrl, cancellationToken);
             if (refused is not null && strategy == PushStrategy.Batch)
             {

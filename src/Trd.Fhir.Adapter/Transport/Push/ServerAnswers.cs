@@ -77,14 +77,31 @@ public static class ServerAnswers
     public static bool IsTransient(Exception e) => e switch
     {
         FhirOperationException f => IsTransientStatus((int)f.Status),
-        FhirTransportException => false,
+        FhirTransportException or RestrictedRecordException => false,
         _ => true,
     };
 
     /// <summary>The failures a push reports per resource rather than crashing on.</summary>
     public static bool IsSendFailure(Exception e, CancellationToken cancellationToken) =>
-        e is FhirOperationException or FhirTransportException or HttpRequestException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException
+        e is FhirOperationException or FhirTransportException or ServerStopException or RestrictedRecordException or HttpRequestException or TimeoutException or Polly.CircuitBreaker.BrokenCircuitException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>
+    /// A vendor code the server profile knows that stops more than this request: break-the-glass (never retried) or a daily
+    /// cap (stop, try later) become <see cref="RestrictedRecordException"/> / <see cref="ServerStopException"/>; anything else
+    /// returns normally and the caller reports the request's own failure.
+    /// </summary>
+    public static void ThrowIfStop(FhirOperationException e, ServerProfiles.ServerProfile? profile)
+    {
+        var meaning = profile?.Meaning(e.Outcome);
+        if (meaning?.Meaning == ServerProfiles.OutcomeCode.BreakTheGlass)
+            throw new RestrictedRecordException($"the server refused access ({(int)e.Status}, {Code(e.Outcome)}): {meaning.Text}; not retried", e);
+        if (meaning?.Meaning == ServerProfiles.OutcomeCode.DailyCap)
+            throw new ServerStopException($"the server stopped the push ({(int)e.Status}, {Code(e.Outcome)}): {meaning.Text}", e);
+    }
+
+    private static string Code(OperationOutcome? outcome) =>
+        "code " + (outcome?.Issue.SelectMany(i => i.Details?.Coding ?? []).Select(c => c.Code).FirstOrDefault(c => c is not null) ?? "?");
 
     public static string? OutcomeText(OperationOutcome? outcome)
     {
