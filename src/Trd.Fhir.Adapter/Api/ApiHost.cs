@@ -81,7 +81,7 @@ public static class ApiHost
         services.AddSingleton(settings.Time);
         services.AddSingleton(new Identity(settings.IdentifierBase));
         services.AddTrdFhirTransport(settings.Server);
-        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), settings.Server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
+        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), settings.Server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>(), Transport.ServerProfiles.ServerProfileCatalog.ChooseOrDetect(settings.Server.ServerProfile)));
         services.AddSingleton(new ProtocolToFhir(new Identity(settings.IdentifierBase)));
         services.AddTrdFhirLedger(settings.Ledger, o =>
         {

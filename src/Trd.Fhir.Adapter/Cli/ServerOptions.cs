@@ -8,6 +8,7 @@ using Serilog.Formatting;
 using Serilog.Formatting.Compact;
 using Serilog.Formatting.Display;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 
 namespace Trd.Fhir.Adapter.Cli;
 
@@ -29,9 +30,11 @@ internal sealed class ServerOptions
     public Option<bool> JsonLogs { get; } = new("--log-json") { Description = "Logs on stderr as compact JSON (CLEF) instead of text" };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "More log detail (never patient data)" };
 
+    public Option<string?> ServerProfile { get; } = new("--server-profile") { Description = "generic | hapi | epic | medplum | a profile file (.json); default: detected from the server's CapabilityStatement (docs/servers.md)" };
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Server, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, TokenEndpoint, JsonLogs, Verbose })
+        foreach (var option in new Option[] { Server, ServerProfile, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, TokenEndpoint, JsonLogs, Verbose })
             command.Options.Add(option);
     }
 
@@ -66,6 +69,7 @@ internal sealed class ServerOptions
             Scope = parse.GetValue(Scope)!,
             TokenEndpoint = AbsoluteUrl(parse.GetValue(TokenEndpoint)),
         },
+        ServerProfile = parse.GetValue(ServerProfile),
     };
 
     /// <summary>A patient given as <c>system|value</c> on the command line.</summary>
@@ -84,7 +88,7 @@ internal sealed class ServerOptions
         text is not null && Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) ? url : null;
 
     /// <summary>What is missing for the chosen auth, as a usage message; null when complete.</summary>
-    public static string? Incomplete(FhirServerOptions options) => options.Auth.Kind switch
+    public static string? Incomplete(FhirServerOptions options) => ProfileProblem(options.ServerProfile) ?? options.Auth.Kind switch
     {
         AuthKind.Basic when options.Auth.Username is null || options.Auth.Password is null => "--auth basic needs --username and --password (or TRD_FHIR_PASSWORD)",
         AuthKind.Bearer when options.Auth.Token is null => "--auth bearer needs --token (or TRD_FHIR_TOKEN)",
@@ -92,6 +96,19 @@ internal sealed class ServerOptions
         AuthKind.SmartBackend when options.Auth.Algorithm is not ("RS384" or "ES384") => "--alg must be RS384 or ES384",
         _ => options.BaseUrl is { IsAbsoluteUri: true } url && url.Scheme is "http" or "https" ? null : "--server must be an absolute http(s) URL",
     };
+
+    private static string? ProfileProblem(string? profile)
+    {
+        try
+        {
+            ServerProfileCatalog.ChooseOrDetect(profile);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or IOException)
+        {
+            return e.Message;
+        }
+    }
 
     /// <summary>Transport, connection and Serilog logging (stderr) for one CLI run.</summary>
     public static ServiceProvider Compose(FhirServerOptions options, CliConsole console, bool jsonLogs, bool verbose)
@@ -109,7 +126,7 @@ internal sealed class ServerOptions
         var services = new ServiceCollection();
         services.AddLogging(b => b.ClearProviders().AddSerilog(logger, dispose: true));
         services.AddTrdFhirTransport(options); // auth + resilience, once, at the HttpClient seam
-        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
+        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>(), ServerProfileCatalog.ChooseOrDetect(options.ServerProfile)));
         return services.BuildServiceProvider();
     }
 }

@@ -40,7 +40,8 @@ internal static class SyncCommands
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
         var ledger = LedgerCommands.LedgerOption(required: false);
         var parallel = new Option<int>("--parallel") { Description = "With --ledger: protocols pushed at once (1–64)", DefaultValueFactory = _ => 1 };
-        var command = new Command("push", "Map protocol documents and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel };
+        var strict = new Option<bool>("--strict") { Description = "Exit 1 when a resource is not writable on this server (by default those are reported and the push exits 0)" };
+        var command = new Command("push", "Map protocol documents and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, strict };
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -87,18 +88,22 @@ internal static class SyncCommands
                 reports.Add((file, await workflow.PushAsync(protocol, mapper.Map(protocol), cancellationToken)));
             }
             if (parse.GetValue(format) == "json")
-                console.Write(JsonSerializer.Serialize(reports.Select(r => new { file = r.File, protocol = r.Report.ProtocolId, strategy = r.Report.Strategy?.ToString().ToLowerInvariant(), success = r.Report.Success, notes = r.Report.Notes, outcomes = r.Report.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(reports.Select(r => new { file = r.File, protocol = r.Report.ProtocolId, strategy = r.Report.Strategy?.ToString().ToLowerInvariant(), success = r.Report.Ok(parse.GetValue(strict)), serverProfile = r.Report.ServerProfile, notWritable = r.Report.NotWritable, notes = r.Report.Notes, outcomes = r.Report.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason, notWritable = o.NotWritable }) }), Json) + "\n");
             else
                 foreach (var (file, report) in reports)
                     WriteSummary(console, file, report);
-            return reports.All(r => r.Report.Success) ? ExitCodes.Success : ExitCodes.ValidationFailed;
+            return reports.All(r => r.Report.Ok(parse.GetValue(strict))) ? ExitCodes.Success : ExitCodes.ValidationFailed;
         });
         return command;
     }
 
     private static void WriteSummary(CliConsole console, string file, PushReport report)
     {
-        console.Out($"{file} → protocol {report.ProtocolId}: {(report.Success ? "ok" : "FAILED")}, strategy {report.Strategy?.ToString().ToLowerInvariant() ?? "none (nothing to send)"}");
+        console.Out($"{file} → protocol {report.ProtocolId}: {(report.Ok(strict: false) ? "ok" : "FAILED")}, strategy {report.Strategy?.ToString().ToLowerInvariant() ?? "none (nothing to send)"}");
+        if (report.ServerProfile is { } profile)
+            console.Out($"  server profile: {profile}");
+        if (report.NotWritable > 0)
+            console.Out($"  not writable on this server: {report.NotWritable} resource(s) ({string.Join(", ", report.Outcomes.Where(o => o.NotWritable).GroupBy(o => o.ResourceType).Select(g => $"{g.Key} {g.Count()}"))}) — reported, not sent (--strict makes this an error)");
         foreach (var note in report.Notes)
             console.Out($"  note: {note}");
         console.Out($"  {"resource",-22}{"created",8}{"updated",8}{"unchanged",10}{"failed",8}{"skipped",8}");
@@ -174,20 +179,26 @@ internal static class SyncCommands
             await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
             var connection = services.GetRequiredService<FhirServerConnection>();
             var capabilities = await connection.CapabilitiesAsync(cancellationToken);
+            var profile = await connection.ProfileAsync(cancellationToken);
             var kinds = PullWorkflow.ResourceTypes.Select(type => (Type: type, Caps: capabilities.For(type))).ToArray();
             var liveChecks = parse.GetValue(live) ? await LiveChecksAsync(connection, cancellationToken) : null;
             if (parse.GetValue(format) == "json")
             {
-                console.Write(JsonSerializer.Serialize(ServerProbe.Describe(connection.BaseUrl, capabilities, liveChecks), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(ServerProbe.Describe(connection.BaseUrl, capabilities, liveChecks, profile), Json) + "\n");
             }
             else
             {
                 console.Out($"{connection.BaseUrl} — {capabilities.Software}");
-                console.Out($"push strategy: {capabilities.PreferredStrategy.ToString().ToLowerInvariant()} (transaction {Yes(capabilities.Transaction)}, batch {Yes(capabilities.Batch)}; falls back on refusal)");
+                console.Out($"server profile: {profile.Name} — {profile.Reason}");
+                console.Out($"  {profile.Description}");
+                console.Out(profile.Bundles ? $"push strategy: {capabilities.PreferredStrategy.ToString().ToLowerInvariant()} (transaction {Yes(capabilities.Transaction)}, batch {Yes(capabilities.Batch)}; falls back on refusal)" : "push strategy: individual (this server profile sends no transaction or batch Bundles)");
+                if (profile.PlanDocument)
+                    console.Out("plan parts this server does not store are written as one DocumentReference (text + HTML)");
+                console.Out($"PHQ-9 write channel: {profile.Phq9Channel}; look-ups: {(profile.IdentifierSearch ? "patient-scoped identifier search" : "patient-scoped search by code/category, identifiers matched by Trd.Fhir")}");
                 console.Out($"  {"resource",-22}{"read",6}{"search",8}{"create",8}{"update",8}{"cond.create",13}{"cond.update",13}");
                 foreach (var (type, caps) in kinds)
                     console.Out($"  {type,-22}{Yes(caps.Read),6}{Yes(caps.Search),8}{Yes(caps.Create),8}{Yes(caps.Update),8}{Yes(caps.ConditionalCreate),13}{Yes(caps.ConditionalUpdate),13}");
-                var unwritable = kinds.Where(k => !k.Caps.Create).Select(k => k.Type).ToArray();
+                var unwritable = kinds.Where(k => !ServerProbe.Pushable(k.Type, k.Caps, capabilities, profile)).Select(k => k.Type).ToArray();
                 var unreadable = kinds.Where(k => !k.Caps.Search).Select(k => k.Type).ToArray();
                 console.Out(unwritable.Length == 0 ? "every resource kind of the protocol can be pushed" : $"will NOT be pushed (reported per resource): {string.Join(", ", unwritable)}");
                 console.Out(unreadable.Length == 0 ? "every resource kind of the protocol can be pulled" : $"will NOT be pulled: {string.Join(", ", unreadable)}");

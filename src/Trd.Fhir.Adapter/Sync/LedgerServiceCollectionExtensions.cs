@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Sync.Ledger;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 
 namespace Trd.Fhir.Adapter.Sync;
 
@@ -31,7 +32,8 @@ public static class LedgerServiceCollectionExtensions
         services.TryAddSingleton(sp => new FhirServerConnection(
             sp.GetRequiredService<IHttpClientFactory>(),
             sp.GetRequiredService<IOptions<FhirServerOptions>>().Value.BaseUrl!,
-            sp.GetRequiredService<ILogger<FhirServerConnection>>()));
+            sp.GetRequiredService<ILogger<FhirServerConnection>>(),
+            ServerProfileCatalog.ChooseOrDetect(sp.GetRequiredService<IOptions<FhirServerOptions>>().Value.ServerProfile)));
         services.TryAddSingleton(sp => new PushWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<ILogger<PushWorkflow>>()));
         services.TryAddSingleton(ProtocolToFhir.Default);
         services.AddSingleton(sp => new LedgerSync(

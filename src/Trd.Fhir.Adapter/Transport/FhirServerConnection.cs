@@ -11,7 +11,7 @@ namespace Trd.Fhir.Adapter.Transport;
 /// concurrent calls, firely-net-sdk#2633) over the shared, resilient HttpClient, and reads <c>/metadata</c> once.
 /// Knows FHIR, not the protocol.
 /// </summary>
-public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, Uri baseUrl, ILogger<FhirServerConnection> logger) : IDisposable
+public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, Uri baseUrl, ILogger<FhirServerConnection> logger, ServerProfiles.ServerProfile? chosenProfile = null) : IDisposable
 {
     private readonly SemaphoreSlim _capabilitiesLock = new(1, 1);
     private ServerCapabilities? _capabilities;
@@ -64,7 +64,7 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
     }
 
     /// <summary>The server profile chosen by the user (<c>--server-profile</c>); null: detected from the CapabilityStatement.</summary>
-    public ServerProfiles.ServerProfile? ChosenProfile { get; set; }
+    public ServerProfiles.ServerProfile? ChosenProfile { get; set; } = chosenProfile;
 
     /// <summary>The server profile in force: the chosen one, or the one detected from <c>/metadata</c> (with the reason).</summary>
     public async Task<ServerProfiles.ServerProfile> ProfileAsync(CancellationToken cancellationToken)

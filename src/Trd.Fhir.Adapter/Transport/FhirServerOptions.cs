@@ -12,6 +12,10 @@ public sealed class FhirServerOptions
     public AuthOptions Auth { get; set; } = new();
 
     public ResilienceSettings Resilience { get; set; } = new();
+
+    /// <summary>The server profile (<c>--server-profile</c>, <c>Server:ServerProfile</c>): a built-in name (generic, hapi, epic,
+    /// medplum) or the path of a profile file; null detects it from the server's CapabilityStatement.</summary>
+    public string? ServerProfile { get; set; }
 }
 
 public enum AuthKind { None, Basic, Bearer, SmartBackend }

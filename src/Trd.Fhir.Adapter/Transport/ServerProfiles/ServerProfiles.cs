@@ -31,6 +31,9 @@ public static class ServerProfileCatalog
         return ServerProfile.Parse(File.ReadAllText(nameOrFile), nameOrFile) with { Reason = $"read from the file {nameOrFile}" };
     }
 
+    /// <summary>The chosen profile, or null (detect from the CapabilityStatement) when none is named.</summary>
+    public static ServerProfile? ChooseOrDetect(string? nameOrFile) => string.IsNullOrWhiteSpace(nameOrFile) ? null : Choose(nameOrFile);
+
     /// <summary>The built-in profile whose detection rule matches the server's software name, publisher or instantiated
     /// CapabilityStatements; <c>generic</c> when none does.</summary>
     public static ServerProfile Detect(CapabilityStatement? statement)
