@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Profiles;
