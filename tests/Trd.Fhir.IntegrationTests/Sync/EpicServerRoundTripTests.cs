@@ -70,6 +70,43 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.DoesNotContain("-> 400", server.ServerLog, StringComparison.Ordinal);
     }
 
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = Trd.Fhir.Adapter.Cli.CliApp.Run(args, new Trd.Fhir.Adapter.Cli.CliConsole(stdout, stderr));
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task Cli_PushPullProbe_UnderEpicRules_ExitZeroOrOneWithStrict_ProfileShown_NoPatientDataInLogs()
+    {
+        await server.ResetAsync();
+        const string secret = "MRN-EPIC-PHI-4417";
+        var protocol = SyncHarness.Example("phase2-tms-partial-response", secret);
+        using var sync = new SyncHarness(server.BaseUrl);
+        await sync.RegisterPatientAsync(server, protocol.Patient); // name "Synthetic, Test", born 1980-01-01
+        var file = Path.Combine(Directory.CreateTempSubdirectory("trd-epic-").FullName, "protocol.json");
+        await File.WriteAllTextAsync(file, Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(protocol));
+
+        var push = Run("push", file, "--server", server.BaseUrl.ToString(), "--server-profile", "epic", "--verbose");
+        var strict = Run("push", file, "--server", server.BaseUrl.ToString(), "--strict", "--log-json");
+        var pull = Run("pull", "--server", server.BaseUrl.ToString(), "--patient", $"{protocol.Patient.System}|{secret}", "--verbose");
+        var probe = Run("probe", "--server", server.BaseUrl.ToString());
+
+        Assert.Equal(0, push.Exit);
+        Assert.Contains("server profile: epic (chosen with --server-profile epic)", push.Out, StringComparison.Ordinal);
+        Assert.Contains("not writable on this server:", push.Out, StringComparison.Ordinal);
+        Assert.Equal(1, strict.Exit); // --strict: what the server does not store is an error
+        Assert.Equal(0, pull.Exit);
+        Assert.Contains("server profile: epic — detected: its CapabilityStatement's software is 'Epic'", probe.Out, StringComparison.Ordinal);
+        Assert.Contains("push strategy: individual (this server profile sends no transaction or batch Bundles)", probe.Out, StringComparison.Ordinal);
+        var logs = push.Err + strict.Err + pull.Err + probe.Err;
+        Assert.DoesNotContain(secret, logs, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Synthetic", logs, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("1980-01-01", logs, StringComparison.Ordinal);
+    }
+
     private async Task<Dictionary<string, int>> CountsAsync(string patientId)
     {
         var counts = new Dictionary<string, int>();
