@@ -307,9 +307,9 @@ public sealed class LedgerSync
             .ToArray();
         await _ledger.RecordOutcomesAsync(item.Id, outcomes, cancellationToken);
 
-        if (report.Success)
+        if (report.Ok(strict: false)) // kinds this server does not store are reported (their rows dead, with the reason), not a failed push
             return await CompleteAsync(item, WorkState.Confirmed, null, null, report, cancellationToken);
-        var failures = report.Outcomes.Where(o => o.State is PushState.Failed or PushState.Skipped).ToArray();
+        var failures = report.Outcomes.Where(o => o.State is PushState.Failed or PushState.Skipped && !o.NotWritable).ToArray();
         if (failures.FirstOrDefault(o => !o.Retryable) is { } refused)
         {
             var count = failures.Count(o => !o.Retryable);
