@@ -108,8 +108,11 @@ public static class TrdFhirParser
             return Failed("resource-type", $"The content is a JSON {kind}, not a FHIR resource (a JSON object with 'resourceType').", null, null);
         try
         {
-            Json.TryDeserializeResource(json, out var resource, out var issues);
-            return Finish(resource, issues);
+            var shape = Validation.JsonShape.Check(json);
+            Json.TryDeserializeResource(shape.Repaired ?? json, out var resource, out var issues);
+            var result = Finish(resource, issues);
+            if (shape.Issues.Count > 0) result.Outcome.Issue.InsertRange(0, shape.Issues);
+            return result;
         }
         catch (JsonException ex)
         {
@@ -118,6 +121,10 @@ public static class TrdFhirParser
         catch (Exception ex) when (ex is FormatException or InvalidOperationException or ArgumentException)
         {
             return Failed("json-syntax", $"Invalid JSON: {ex.Message}", null, null);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return ParserFailed(ex);
         }
     }
 
@@ -148,6 +155,25 @@ public static class TrdFhirParser
         {
             return Failed("xml-syntax", $"Invalid XML: {ex.Message}", null, null);
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return ParserFailed(ex);
+        }
+    }
+
+    /// <summary>Issue code of <see cref="ParserFailed"/>: the input is well-formed but the FHIR parser could not hold it.</summary>
+    public const string ParserFailure = "parser-failure";
+
+    /// <summary>The SDK's parser threw on well-formed input (e.g. an XML primitive written as an element with content):
+    /// a fatal issue for this input, never a crash of the run.</summary>
+    private static ParseResult ParserFailed(Exception ex)
+    {
+        var oo = new OperationOutcome();
+        var issue = Issue(ParserFailure, $"The FHIR parser could not read this resource ({ex.GetType().Name}: {ex.GetBaseException().Message}). Check that every element has the type and shape the specification gives it (e.g. an XML primitive is written <active value=\"true\"/>, not <active>true</active>).", null, null, null);
+        issue.Severity = OperationOutcome.IssueSeverity.Fatal;
+        issue.Code = OperationOutcome.IssueType.Exception;
+        oo.Issue.Add(issue);
+        return new ParseResult(null, oo);
     }
 
     /// <summary>No DTD, no external resolution, no entity expansion.</summary>

@@ -182,6 +182,10 @@ public sealed class TrdValidator : IDisposable
         {
             return _validator.Validate(resource, profile);
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException && resource is Bundle bundle)
+        {
+            return EntryIsolation.Validate(bundle, r => _validator.Validate(r), ex);
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             var oo = new OperationOutcome();

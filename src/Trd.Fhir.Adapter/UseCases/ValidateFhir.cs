@@ -88,7 +88,9 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
             var kind = parsed.Outcome.Issue.Select(i => i.Details?.Coding.FirstOrDefault()?.Code).FirstOrDefault();
             if (unit.Line is null && unit.Input.FromDirectory && kind == "resource-type" && unit.Input.Kind == InputKind.Json && NoResourceType(unit.Utf8))
                 return null;
-            if (unit.Line is null) return Unreadable(file, NotFhirMessage(file, unit.Input.Kind, parsed.Outcome), OperationOutcome.IssueType.Structure);
+            // Well-formed, but the SDK's parser threw: a fatal finding for this input (a validation failure), not unreadable input.
+            if (kind == TrdFhirParser.ParserFailure) return Located(unit, null, parsed.Outcome, []);
+            if (unit.Line is null) return Unreadable(file, NotFhirMessage(file, unit.Input.Kind, parsed.Outcome), OperationOutcome.IssueType.Structure, ParserAt(parsed.Outcome));
             // A bad NDJSON line is a failed record, reported at its line, not an unreadable input.
             return Located(unit, null, parsed.Outcome, []);
         }
@@ -189,12 +191,18 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
         };
     }
 
-    private static ValidationResult Unreadable(string file, string message, OperationOutcome.IssueType type)
+    private static ValidationResult Unreadable(string file, string message, OperationOutcome.IssueType type, (int Line, int Column)? at = null)
     {
         var oo = new OperationOutcome();
         oo.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Fatal, Code = type, Details = new CodeableConcept { Text = message } });
-        return new ValidationResult(file, null, null, oo, [null], [], Unreadable: true);
+        return new ValidationResult(file, null, null, oo, [at], [], Unreadable: true);
     }
+
+    /// <summary>The parser's <c>line L, position P</c> of the first issue, if it gave one.</summary>
+    private static (int Line, int Column)? ParserAt(OperationOutcome outcome) =>
+        outcome.Issue.FirstOrDefault()?.Diagnostics is { } d && ParserPosition().Match(d) is { Success: true } m
+            ? (int.Parse(m.Groups[1].ValueSpan, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].ValueSpan, CultureInfo.InvariantCulture))
+            : null;
 
     private static string Label(Resource r) => r.Id is { Length: > 0 } id ? $"{r.TypeName}/{id}" : r.TypeName;
 

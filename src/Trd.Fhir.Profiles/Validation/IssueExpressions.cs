@@ -62,7 +62,15 @@ internal static class IssueExpressions
         var property = mapping?.FindMappedElementByName(name) ?? mapping?.FindMappedElementByChoiceName(name);
         if (property?.NativeProperty is null) return null;
         repeats = property.IsCollection;
-        var value = property.NativeProperty.GetValue(parent);
+        object? value;
+        try
+        {
+            value = property.NativeProperty.GetValue(parent);
+        }
+        catch (System.Reflection.TargetInvocationException)
+        {
+            return null; // the POCO holds a shape its getter refuses (Recoverable parsing); keep the validator's path
+        }
         if (value is IList list)
         {
             var i = index ?? 0;
