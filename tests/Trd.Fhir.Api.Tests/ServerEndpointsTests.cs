@@ -210,7 +210,15 @@ public sealed class ServerEndpointsTests(ServerApi fixture) : IClassFixture<Serv
         Assert.Equal(protocol.Id, report.GetProperty("protocolId").GetString());
         Assert.Equal(protocol.Phq9.Count(p => p.Date <= new DateOnly(2026, 6, 30)), report.GetProperty("phq9").GetArrayLength());
         Assert.Equal("text/html", html.Content.Headers.ContentType?.MediaType);
-        Assert.StartsWith("<!DOCTYPE html>", (await html.Content.ReadAsStringAsync()).TrimStart(), StringComparison.OrdinalIgnoreCase);
+        var page = await html.Content.ReadAsStringAsync();
+        Assert.StartsWith("<!DOCTYPE html>", page.TrimStart(), StringComparison.OrdinalIgnoreCase);
+        // The page's own policy: its inline <style> by hash, nothing else; never cached, never framed (SecurityHeadersTests).
+        var policy = string.Join(",", html.Headers.GetValues("Content-Security-Policy"));
+        Assert.Equal(Trd.Fhir.Adapter.Api.SecurityHeaders.ForHtml(page), policy);
+        Assert.StartsWith("default-src 'none'; style-src 'sha256-", policy, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+        Assert.True(html.Headers.CacheControl?.NoStore, "the HTML report carries patient data: Cache-Control: no-store");
+        Assert.True(json.Headers.CacheControl?.NoStore, "the JSON report carries patient data: Cache-Control: no-store");
         Assert.Equal(HttpStatusCode.BadRequest, badDate.StatusCode);
     }
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Routing;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.UseCases;

@@ -84,6 +84,11 @@ public static class ApiHost
             services.AddHostedService<LedgerWorker>();
         services.AddHostedService<ValidatorWarmup>();
         services.AddTrdFhirApiAuth(settings);
+        services.AddHsts(o => o.MaxAge = TimeSpan.FromDays(365));
+        if (settings.CorsOrigins.Count > 0)
+            services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins([.. settings.CorsOrigins]).WithMethods("GET", "POST")
+                .WithHeaders(ApiAuth.HeaderName, "Authorization", "Content-Type", "Accept", "Prefer", CorrelationHeader)
+                .WithExposedHeaders("Content-Location", "Retry-After", CorrelationHeader)));
         services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
@@ -114,6 +119,8 @@ public static class ApiHost
     {
         var settings = app.ApplicationServices.GetRequiredService<ApiSettings>();
         app.Use(CorrelationAsync);
+        app.UseTrdFhirSecurityHeaders();
+        app.UseHsts(); // only over HTTPS, never for localhost/loopback names (ASP.NET Core's defaults)
         app.UseSerilogRequestLogging(o =>
         {
             // The route template, never the raw path: /patients/{patient}/… carries a patient identifier. No query string.
@@ -151,6 +158,8 @@ public static class ApiHost
             context.Items[RouteKey] = RouteOf(context);
             return next(context);
         });
+        if (settings.CorsOrigins.Count > 0)
+            app.UseCors(); // no CORS headers at all unless Api:CorsOrigins names the browser origins allowed
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();

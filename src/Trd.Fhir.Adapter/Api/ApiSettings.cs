@@ -52,6 +52,10 @@ public sealed class ApiSettings
     [Required]
     public string IdentifierBase { get; set; } = Identity.DefaultBase;
 
+    /// <summary>Browser origins allowed to call the API cross-origin (CORS), e.g. <c>https://portal.example.org</c>. Empty
+    /// (default): no CORS headers at all, browsers refuse cross-origin calls. Exact origins only, no <c>*</c>.</summary>
+    public List<string> CorsOrigins { get; set; } = [];
+
     /// <summary>Logs as compact JSON (CLEF) instead of text lines.</summary>
     public bool JsonLogs { get; set; }
 
@@ -80,6 +84,11 @@ public sealed class ApiSettings
         }
         if (ApiKeys.Count == 0 && !Jwt.Enabled)
             errors.Add("Api:ApiKeys: no API key and no JWT authority configured, nobody could call the API (fix: set TRD_FHIR_API_KEY, or Api:ApiKeys, or Api:Jwt:Authority)");
+        foreach (var origin in CorsOrigins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var o) || o.Scheme is not ("http" or "https") || o.PathAndQuery != "/" || origin.EndsWith('/'))
+                errors.Add($"Api:CorsOrigins: '{origin}' is not an origin (fix: scheme://host[:port] without a path or trailing slash, e.g. https://portal.example.org; '*' is not allowed)");
+        }
         foreach (var client in ApiKeys)
         {
             if (string.IsNullOrWhiteSpace(client.Name))

@@ -4,6 +4,7 @@ using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Composition;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.UseCases;
 

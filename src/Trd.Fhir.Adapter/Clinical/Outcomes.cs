@@ -64,11 +64,11 @@ public static class Outcomes
         if (baseline is null)
             return new Phq9Outcome(rule, null, latest, null, null, false, remission, $"no baseline: there is no PHQ-9 matching the rule '{rule}'");
         if (latest.Date < baseline.Date)
-            return new Phq9Outcome(rule, baseline, latest, null, baseline.Total / 2m, false, remission, "the latest PHQ-9 is before the baseline");
+            return new Phq9Outcome(rule, baseline, latest, null, Phq9Scoring.ResponseThreshold(baseline.Total), false, remission, "the latest PHQ-9 is before the baseline");
         var note = baseline.Total == 0 ? "baseline total is 0: response is not defined" : null;
         return new Phq9Outcome(rule, baseline, latest,
             Phq9Scoring.ImprovementPercent(baseline.Total, latest.Total),
-            baseline.Total / 2m,
+            Phq9Scoring.ResponseThreshold(baseline.Total),
             Phq9Scoring.IsResponse(baseline.Total, latest.Total),
             remission,
             note);

@@ -179,5 +179,5 @@ public enum Phq9Difficulty { NotDifficult, SomewhatDifficult, VeryDifficult, Ext
 public sealed record Phq9Assessment(DateOnly Date, IReadOnlyList<int>? Items, Phq9Difficulty? Difficulty, int Total)
 {
     public const int SuicidalityItemIndex = 8;
-    public bool SuicidalityFlag => Items is { Count: 9 } && Items[SuicidalityItemIndex] >= 1;
+    public bool SuicidalityFlag => Items is { Count: 9 } && Phq9Scoring.IsSafetySignal(Items[SuicidalityItemIndex]);
 }

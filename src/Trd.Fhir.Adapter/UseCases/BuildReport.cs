@@ -2,6 +2,7 @@ using System.Globalization;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.UseCases;

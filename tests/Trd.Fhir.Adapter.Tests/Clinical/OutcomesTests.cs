@@ -1,4 +1,5 @@
 using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Protocol;
 using static Trd.Fhir.Adapter.Tests.Clinical.ClinicalTestData;
 
 namespace Trd.Fhir.Adapter.Tests.Clinical;

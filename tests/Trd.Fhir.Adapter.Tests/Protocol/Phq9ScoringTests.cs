@@ -1,9 +1,9 @@
 using Hl7.Fhir.Model;
-using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Tests.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 
-namespace Trd.Fhir.Adapter.Tests.Clinical;
+namespace Trd.Fhir.Adapter.Tests.Protocol;
 
 public class Phq9ScoringTests
 {

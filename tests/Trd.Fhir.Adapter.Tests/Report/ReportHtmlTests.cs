@@ -1,10 +1,12 @@
 using System.Text.RegularExpressions;
 using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Report;
+using Trd.Fhir.Adapter.Tests.Clinical;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Tests.Mapping;
 using static Trd.Fhir.Adapter.Tests.Clinical.ClinicalTestData;
 
-namespace Trd.Fhir.Adapter.Tests.Clinical;
+namespace Trd.Fhir.Adapter.Tests.Report;
 
 public partial class ReportHtmlTests
 {

@@ -2,10 +2,11 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Hl7.Fhir.Model;
+using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 
-namespace Trd.Fhir.Adapter.Clinical;
+namespace Trd.Fhir.Adapter.Report;
 
 /// <summary>One issue the validator raised on the mapped Bundle (errors, warnings; information is left out).</summary>
 public sealed record ValidationFinding(string Severity, string Where, string Message)
