@@ -20,6 +20,7 @@ public static class CliApp
             SyncCommands.Probe(console, time),
             LedgerCommands.Create(console, time),
             ReportCommand.Create(console, time),
+            ExportCommand.Create(console, time),
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Profiles;
+using Trd.Fhir.Profiles.Validation;
 
 namespace Trd.Fhir.Adapter.UseCases;
 
@@ -104,7 +105,7 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
             merged.Issue.AddRange(oo.Issue);
             oo = merged;
         }
-        var entries = resource is Bundle b && plan.Profile is null ? b.Entry.Select(e => e.Resource is { } r ? Label(r) : "(no resource)").ToList() : [];
+        var entries = resource is Bundle b && plan.Profile is null ? b.Entry.Select(e => e.Resource is { } r ? IssueResources.Label(r, e.FullUrl) : "(no resource)").ToList() : [];
         return Located(unit, resource, oo, entries);
     }
 
@@ -139,7 +140,8 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
 
     /// <summary>A Bundle this process produced (<c>map</c>, <c>push</c>), as a result with a label and findings.</summary>
     public static ValidationResult Produced(string file, Bundle bundle, OperationOutcome outcome) =>
-        new(file, null, Label(bundle), outcome, [], []);
+        new(file, null, Label(bundle), outcome, [], [],
+            Resources: outcome.Issue.Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, bundle) : ((string, string?)?)null).ToList());
 
     /// <summary>Whether <paramref name="url"/> is one of ours (or of the --ig packages) or a core profile.</summary>
     public bool IsKnownProfile(string url) =>
@@ -161,7 +163,10 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
             if (at is { } p && unit.Line is { } line) at = (line, p.Column); // NDJSON: the line of the file, the column in it
             positions[k] = at;
         }
-        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries);
+        var resources = resource is null ? null : oo.Issue
+            .Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, resource) : ((string, string?)?)null)
+            .Select(a => a is { Item2: not null } ? a : null).ToList();
+        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries, Resources: resources);
     }
 
     private static bool NoResourceType(byte[] utf8)
