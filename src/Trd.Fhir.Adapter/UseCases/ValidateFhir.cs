@@ -138,10 +138,10 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
         return v.Validate(resource);
     }
 
-    /// <summary>A Bundle this process produced (<c>map</c>, <c>push</c>), as a result with a label and findings.</summary>
+    /// <summary>A Bundle this process produced (<c>map</c>, <c>push</c>), as a result with a label and findings. Expressions
+    /// stay plain FHIRPath (<c>Bundle.entry[0].resource</c>): the entries are ours, named by the protocol's paths.</summary>
     public static ValidationResult Produced(string file, Bundle bundle, OperationOutcome outcome) =>
-        new(file, null, Label(bundle), outcome, [], [],
-            Resources: outcome.Issue.Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, bundle) : ((string, string?)?)null).ToList());
+        new(file, null, Label(bundle), outcome, [], []);
 
     /// <summary>Whether <paramref name="url"/> is one of ours (or of the --ig packages) or a core profile.</summary>
     public bool IsKnownProfile(string url) =>
