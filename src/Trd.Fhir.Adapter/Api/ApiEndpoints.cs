@@ -111,7 +111,7 @@ public static class ApiEndpoints
             }
             outcome = new OperationOutcome();
             outcome.Issue.AddRange(parsed.Outcome.Issue);
-            outcome.Issue.AddRange(validator.Validate(parsed.Resource).Issue);
+            outcome.Issue.AddRange(validator.ValidateMeasured(parsed.Resource).Issue);
         }
         if (outcome.Issue.Count == 0)
             outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });

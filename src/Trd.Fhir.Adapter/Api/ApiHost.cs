@@ -19,6 +19,7 @@ using Serilog;
 using Serilog.Context;
 using Serilog.Events;
 using Trd.Fhir.Adapter.Composition;
+using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.Adapter.Api;
@@ -84,6 +85,7 @@ public static class ApiHost
             services.AddHostedService<LedgerWorker>();
         services.AddHostedService<ValidatorWarmup>();
         services.AddTrdFhirApiAuth(settings);
+        services.AddTrdFhirTelemetry();
         services.AddHsts(o => o.MaxAge = TimeSpan.FromDays(365));
         if (settings.CorsOrigins.Count > 0)
             services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins([.. settings.CorsOrigins]).WithMethods("GET", "POST")
@@ -158,6 +160,7 @@ public static class ApiHost
             context.Items[RouteKey] = RouteOf(context);
             return next(context);
         });
+        app.UseTrdFhirUseCaseSpans();
         if (settings.CorsOrigins.Count > 0)
             app.UseCors(); // no CORS headers at all unless Api:CorsOrigins names the browser origins allowed
         app.UseAuthentication();
@@ -167,6 +170,7 @@ public static class ApiHost
         {
             endpoints.MapTrdFhirApi();
             endpoints.MapProtocolEndpoints();
+            endpoints.MapTrdFhirMetrics();
             endpoints.MapOpenApi().AllowAnonymous();
             endpoints.MapScalarApiReference(o => o.WithTitle("trd-fhir API")).AllowAnonymous();
         });

@@ -48,6 +48,6 @@ public sealed class BuildReport(ValidatorPool pool, Identity identity, TimeProvi
     public ClinicalReport Build(TrdProtocol protocol, ClinicalOptions options)
     {
         var readout = ClinicalReadout.Read(protocol, time, options);
-        return ClinicalReport.Build(protocol, readout, identity, pool.Validate);
+        return ClinicalReport.Build(protocol, readout, identity, pool.ValidateMeasured);
     }
 }

@@ -38,7 +38,7 @@ public sealed class MapProtocol(Identity identity, ValidatorPool? validator)
     {
         ArgumentNullException.ThrowIfNull(protocol);
         var bundle = _mapper.Map(protocol);
-        return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.Validate(bundle) : null);
+        return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.ValidateMeasured(bundle) : null);
     }
 
     /// <summary>FHIR JSON (a Bundle or one resource) → protocol document.</summary>
