@@ -26,12 +26,13 @@ internal sealed class ServerOptions
     public Option<string> Algorithm { get; } = new("--alg") { Description = "smart-backend: RS384 or ES384", DefaultValueFactory = _ => "RS384" };
     public Option<string> Scope { get; } = new("--scope") { Description = "smart-backend: scopes to request", DefaultValueFactory = _ => "system/*.read system/*.write" };
     public Option<string?> TokenEndpoint { get; } = new("--token-endpoint") { Description = "smart-backend: token endpoint (default: from .well-known/smart-configuration)" };
+    public Option<TimeSpan> MaxWait { get; } = new("--max-wait") { Description = "Longest total wait for a throttling (429 Retry-After) or failing (open circuit breaker) server before giving up on what is left: seconds, or 90s, 10m, 1h (default 10m; 0 never waits)", DefaultValueFactory = _ => new ResilienceSettings().MaxWait, CustomParser = ParseWait };
     public Option<bool> JsonLogs { get; } = new("--log-json") { Description = "Logs on stderr as compact JSON (CLEF) instead of text" };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "More log detail (never patient data)" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Server, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, TokenEndpoint, JsonLogs, Verbose })
+        foreach (var option in new Option[] { Server, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, TokenEndpoint, MaxWait, JsonLogs, Verbose })
             command.Options.Add(option);
     }
 
@@ -50,9 +51,27 @@ internal sealed class ServerOptions
         }
     }
 
+    /// <summary><c>--max-wait</c>: plain seconds, a number with s/m/h, or hh:mm:ss; 0 to 24 h.</summary>
+    internal static TimeSpan ParseWait(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 0 ? "" : result.Tokens[0].Value.Trim();
+        var unit = text.Length > 0 ? char.ToLowerInvariant(text[^1]) : ' ';
+        var number = unit is 's' or 'm' or 'h' ? text[..^1] : text;
+        TimeSpan? wait = double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? unit switch { 'm' => TimeSpan.FromMinutes(value), 'h' => TimeSpan.FromHours(value), _ => TimeSpan.FromSeconds(value) }
+            : TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span) ? span : null;
+        if (wait is not { } ok || ok < TimeSpan.Zero || ok > TimeSpan.FromHours(24))
+        {
+            result.AddError($"--max-wait '{text}' is not a wait of 0 to 24 hours (e.g. --max-wait 90s, 10m, 1h, or 600 for seconds)");
+            return TimeSpan.Zero;
+        }
+        return ok;
+    }
+
     public FhirServerOptions Read(ParseResult parse) => new()
     {
         BaseUrl = AbsoluteUrl(parse.GetValue(Server)),
+        Resilience = new ResilienceSettings { MaxWait = parse.GetValue(MaxWait) },
         Auth = new AuthOptions
         {
             Kind = parse.GetValue(Auth),

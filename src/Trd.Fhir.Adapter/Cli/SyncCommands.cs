@@ -74,6 +74,8 @@ internal static class SyncCommands
             }
 
             await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
+            // The whole run shares one wait budget (--max-wait) for throttling and an open circuit breaker.
+            using var runWaits = Transport.Resilience.TransportWaits.Begin();
             if (ledgerSpec is not null)
                 return await LedgerCommands.PushAsync(console, services, ledgerSpec, parse.GetValue(parallel), forced, new Identity(parse.GetValue(identifierBase)!), protocols, parse.GetValue(format) == "json", cancellationToken);
             var workflow = new PushWorkflow(services.GetRequiredService<FhirServerConnection>(), services.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = forced };
@@ -87,7 +89,7 @@ internal static class SyncCommands
                 reports.Add((file, await workflow.PushAsync(protocol, mapper.Map(protocol), cancellationToken)));
             }
             if (parse.GetValue(format) == "json")
-                console.Write(JsonSerializer.Serialize(reports.Select(r => new { file = r.File, protocol = r.Report.ProtocolId, strategy = r.Report.Strategy?.ToString().ToLowerInvariant(), success = r.Report.Success, notes = r.Report.Notes, outcomes = r.Report.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(reports.Select(r => new { file = r.File, protocol = r.Report.ProtocolId, strategy = r.Report.Strategy?.ToString().ToLowerInvariant(), success = r.Report.Success, notes = r.Report.Notes, waits = r.Report.Waits.Any ? new { throttled = r.Report.Waits.Throttled, throttledSeconds = r.Report.Waits.ThrottledTime.TotalSeconds, circuitOpen = r.Report.Waits.CircuitOpen, circuitOpenSeconds = r.Report.Waits.CircuitOpenTime.TotalSeconds, totalSeconds = r.Report.Waits.Total.TotalSeconds, budgetSpent = r.Report.Waits.BudgetSpent } : null, outcomes = r.Report.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
             else
                 foreach (var (file, report) in reports)
                     WriteSummary(console, file, report);
@@ -101,6 +103,8 @@ internal static class SyncCommands
         console.Out($"{file} → protocol {report.ProtocolId}: {(report.Success ? "ok" : "FAILED")}, strategy {report.Strategy?.ToString().ToLowerInvariant() ?? "none (nothing to send)"}");
         foreach (var note in report.Notes)
             console.Out($"  note: {note}");
+        if (report.Waits.Any)
+            console.Out($"  {report.Waits.Describe()}");
         console.Out($"  {"resource",-22}{"created",8}{"updated",8}{"unchanged",10}{"failed",8}{"skipped",8}");
         foreach (var (type, created, updated, unchanged, failed, skipped) in report.ByType())
             console.Out($"  {type,-22}{created,8}{updated,8}{unchanged,10}{failed,8}{skipped,8}");
