@@ -1,18 +1,14 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Serilog;
-using Serilog.Events;
-using Serilog.Core;
-using Serilog.Formatting;
-using Serilog.Formatting.Compact;
-using Serilog.Formatting.Display;
+using Trd.Fhir.Adapter.Composition;
+using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 
 /// <summary>The options every verb that talks to a FHIR server shares (--server, --auth …), and the composition of the
-/// services they need (transport, logging). Secrets can come from the environment so they stay out of shell history.</summary>
+/// services they need (through the composition root). Secrets can come from the environment so they stay out of shell history.</summary>
 internal sealed class ServerOptions
 {
     public Option<string> Server { get; } = new("--server") { Description = "FHIR base URL, e.g. https://fhir.example.org/r4", Required = true };
@@ -24,7 +20,9 @@ internal sealed class ServerOptions
     public Option<string?> PrivateKey { get; } = new("--private-key") { Description = "smart-backend: PEM private key file (RSA for RS384, EC P-384 for ES384)" };
     public Option<string?> KeyId { get; } = new("--key-id") { Description = "smart-backend: key id (kid) in the registered JWKS" };
     public Option<string> Algorithm { get; } = new("--alg") { Description = "smart-backend: RS384 or ES384", DefaultValueFactory = _ => "RS384" };
-    public Option<string> Scope { get; } = new("--scope") { Description = "smart-backend: scopes to request", DefaultValueFactory = _ => "system/*.read system/*.write" };
+    public Option<string?> Scope { get; } = new("--scope") { Description = "smart-backend: scopes to request (default: system/*.read system/*.write)" };
+    public Option<string?> JwksUrl { get; } = new("--jwks-url") { Description = "smart-backend: the JWK Set URL registered for the client (sent as jku with --key-id as kid); required for ES384" };
+    public Option<string?> EpicClientId { get; } = new("--epic-client-id") { Description = "Send this Epic-Client-ID header (usually the client id) on every request to the server" };
     public Option<string?> TokenEndpoint { get; } = new("--token-endpoint") { Description = "smart-backend: token endpoint (default: from .well-known/smart-configuration)" };
     public Option<TimeSpan> MaxWait { get; } = new("--max-wait") { Description = "Longest total wait for a throttling (429 Retry-After) or failing (open circuit breaker) server before giving up on what is left: seconds, or 90s, 10m, 1h (default 10m; 0 never waits)", DefaultValueFactory = _ => new ResilienceSettings().MaxWait, CustomParser = ParseWait };
     public Option<bool> JsonLogs { get; } = new("--log-json") { Description = "Logs on stderr as compact JSON (CLEF) instead of text" };
@@ -32,7 +30,7 @@ internal sealed class ServerOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Server, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, TokenEndpoint, MaxWait, JsonLogs, Verbose })
+        foreach (var option in new Option[] { Server, Auth, Username, Password, Token, ClientId, PrivateKey, KeyId, Algorithm, Scope, JwksUrl, EpicClientId, TokenEndpoint, MaxWait, JsonLogs, Verbose })
             command.Options.Add(option);
     }
 
@@ -82,22 +80,14 @@ internal sealed class ServerOptions
             PrivateKeyPath = parse.GetValue(PrivateKey),
             KeyId = parse.GetValue(KeyId),
             Algorithm = parse.GetValue(Algorithm)!,
-            Scope = parse.GetValue(Scope)!,
+            Scope = parse.GetValue(Scope),
+            JwksUrl = AbsoluteUrl(parse.GetValue(JwksUrl)),
+            EpicClientId = parse.GetValue(EpicClientId),
             TokenEndpoint = AbsoluteUrl(parse.GetValue(TokenEndpoint)),
         },
     };
 
-    /// <summary>A patient given as <c>system|value</c> on the command line.</summary>
-    public static bool TryParsePatient(string? text, out string system, out string value)
-    {
-        var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
-        var ok = text is not null && bar > 0 && bar < text.Length - 1;
-        system = ok ? text![..bar] : "";
-        value = ok ? text![(bar + 1)..] : "";
-        return ok;
-    }
-
-    public const string PatientHint = "e.g. --patient https://hospital.example.org/mrn|12345";
+    public const string PatientHint = "e.g. --patient " + PatientKey.Example;
 
     private static Uri? AbsoluteUrl(string? text) =>
         text is not null && Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) ? url : null;
@@ -109,38 +99,20 @@ internal sealed class ServerOptions
         AuthKind.Bearer when options.Auth.Token is null => "--auth bearer needs --token (or TRD_FHIR_TOKEN)",
         AuthKind.SmartBackend when options.Auth.ClientId is null || options.Auth.PrivateKeyPath is null => "--auth smart-backend needs --client-id and --private-key",
         AuthKind.SmartBackend when options.Auth.Algorithm is not ("RS384" or "ES384") => "--alg must be RS384 or ES384",
+        AuthKind.SmartBackend when options.Auth.Algorithm == "ES384" && options.Auth.JwksUrl is null => "--alg ES384 needs --jwks-url (and --key-id): EC keys are registered only through a JWK Set URL, sent as jku with kid in the JWT header; or use --alg RS384 with the statically registered RSA key",
+        AuthKind.SmartBackend when options.Auth.JwksUrl is not null && options.Auth.KeyId is null => "--jwks-url needs --key-id: the key id (kid) of the signing key in that JWK Set",
         _ => options.BaseUrl is { IsAbsoluteUri: true } url && url.Scheme is "http" or "https" ? null : "--server must be an absolute http(s) URL",
     };
 
-    /// <summary>Transport, connection and Serilog logging (stderr) for one CLI run.</summary>
-    public static ServiceProvider Compose(FhirServerOptions options, CliConsole console, bool jsonLogs, bool verbose)
-    {
-        var logger = new LoggerConfiguration()
-            .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
-            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .MinimumLevel.Override("Polly", LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .WriteTo.Sink(new TextWriterSink(console.StdErr, jsonLogs
-                ? new CompactJsonFormatter()
-                : new MessageTemplateTextFormatter("[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}", System.Globalization.CultureInfo.InvariantCulture)))
-            .CreateLogger();
-        var services = new ServiceCollection();
-        services.AddLogging(b => b.ClearProviders().AddSerilog(logger, dispose: true));
-        services.AddTrdFhirTransport(options); // auth + resilience, once, at the HttpClient seam
-        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
-        return services.BuildServiceProvider();
-    }
-}
-
-/// <summary>Serilog to the CLI's stderr writer (tests capture it; stdout stays for results).</summary>
-internal sealed class TextWriterSink(TextWriter writer, ITextFormatter formatter) : ILogEventSink
-{
-    private readonly Lock _lock = new();
-
-    public void Emit(LogEvent logEvent)
-    {
-        lock (_lock)
-            formatter.Format(logEvent, writer);
-    }
+    /// <summary>The composition root (<see cref="TrdFhirServices.AddTrdFhir"/>) for one CLI run: logging to stderr, transport,
+    /// the server connection, the validator pool and the use cases.</summary>
+    public ServiceProvider Compose(ParseResult parse, FhirServerOptions options, CliConsole console, TimeProvider time, string? identifierBase = null, PushStrategy? forced = null) =>
+        new ServiceCollection().AddTrdFhir(new TrdFhirOptions
+        {
+            Server = options,
+            IdentifierBase = identifierBase ?? Identity.DefaultBase,
+            Time = time,
+            ForcedStrategy = forced,
+            Logger = TrdFhirLogging.Configure(console.StdErr, parse.GetValue(JsonLogs), parse.GetValue(Verbose)).CreateLogger(),
+        }).BuildServiceProvider();
 }

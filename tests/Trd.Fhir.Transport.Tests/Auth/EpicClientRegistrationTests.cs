@@ -174,4 +174,36 @@ public sealed class EpicClientRegistrationTests : IDisposable
         Assert.Throws<ArgumentException>(() => SmartScopes.For(["Patient.read"], []));
         Assert.Throws<ArgumentException>(() => SmartScopes.For([], []));
     }
+
+    [Theory]
+    [InlineData(new[] { "--alg", "ES384" }, "--alg ES384 needs --jwks-url (and --key-id)")]
+    [InlineData(new[] { "--alg", "RS384", "--jwks-url", "https://app.example.org/jwks.json" }, "--jwks-url needs --key-id")]
+    public void Cli_SmartBackendWithoutWhatTheKeyNeeds_UsageErrorExit2(string[] extra, string message)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        string[] args = ["pull", "--server", "https://fhir.example.org/r4", "--patient", "urn:test|1", "--auth", "smart-backend",
+            "--client-id", SmartServer.ClientId, "--private-key", "key.pem", .. extra];
+
+        var exit = Trd.Fhir.Adapter.Cli.CliApp.Run(args, new Trd.Fhir.Adapter.Cli.CliConsole(stdout, stderr));
+
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("banana")]
+    [InlineData("-5s")]
+    [InlineData("25h")]
+    public void Cli_MaxWaitNotAWait_UsageErrorExit2(string maxWait)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+
+        var exit = Trd.Fhir.Adapter.Cli.CliApp.Run(["push", "--server", "https://fhir.example.org/r4", "--max-wait", maxWait, "p.json"],
+            new Trd.Fhir.Adapter.Cli.CliConsole(stdout, stderr));
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"--max-wait '{maxWait}' is not a wait of 0 to 24 hours", stderr.ToString(), StringComparison.Ordinal);
+    }
 }
