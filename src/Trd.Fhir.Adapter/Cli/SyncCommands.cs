@@ -81,6 +81,8 @@ internal static class SyncCommands
             if (ledgerSpec is not null && ledgerStore is null)
                 return ExitCodes.UsageOrInput;
             await using var ownedLedger = ledgerStore;
+            // The whole run shares one wait budget (--max-wait) for throttling and an open circuit breaker.
+            using var runWaits = Transport.Resilience.TransportWaits.Begin();
             var push = services.GetRequiredService<PushProtocols>();
             // Validated first, every one of them: nothing is sent while one protocol maps to a Bundle that does not conform.
             var prepared = push.Prepare(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate));
@@ -102,7 +104,7 @@ internal static class SyncCommands
             }, cancellationToken);
             var results = protocols.Select(p => p.File).Zip(reports).ToList();
             if (parse.GetValue(format) == "json")
-                console.Write(JsonSerializer.Serialize(results.Select(r => new { file = r.First, protocol = r.Second.ProtocolId, strategy = r.Second.Strategy?.ToString().ToLowerInvariant(), success = r.Second.Ok(parse.GetValue(strict)), serverProfile = r.Second.ServerProfile, notWritable = r.Second.NotWritable, notes = r.Second.Notes, outcomes = r.Second.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason, notWritable = o.NotWritable }) }), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(results.Select(r => new { file = r.First, protocol = r.Second.ProtocolId, strategy = r.Second.Strategy?.ToString().ToLowerInvariant(), success = r.Second.Ok(parse.GetValue(strict)), serverProfile = r.Second.ServerProfile, notWritable = r.Second.NotWritable, notes = r.Second.Notes, waits = r.Second.Waits.Any ? new { throttled = r.Second.Waits.Throttled, throttledSeconds = r.Second.Waits.ThrottledTime.TotalSeconds, circuitOpen = r.Second.Waits.CircuitOpen, circuitOpenSeconds = r.Second.Waits.CircuitOpenTime.TotalSeconds, totalSeconds = r.Second.Waits.Total.TotalSeconds, budgetSpent = r.Second.Waits.BudgetSpent } : null, outcomes = r.Second.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason, notWritable = o.NotWritable }) }), Json) + "\n");
             else
                 foreach (var (file, report) in results)
                     WriteSummary(console, file, report);
@@ -120,6 +122,8 @@ internal static class SyncCommands
             console.Out($"  not writable on this server: {report.NotWritable} resource(s) ({string.Join(", ", report.Outcomes.Where(o => o.NotWritable).GroupBy(o => o.ResourceType).Select(g => $"{g.Key} {g.Count()}"))}) — reported, not sent (--strict makes this an error)");
         foreach (var note in report.Notes)
             console.Out($"  note: {note}");
+        if (report.Waits.Any)
+            console.Out($"  {report.Waits.Describe()}");
         console.Out($"  {"resource",-22}{"created",8}{"updated",8}{"unchanged",10}{"failed",8}{"skipped",8}");
         foreach (var (type, created, updated, unchanged, failed, skipped) in report.ByType())
             console.Out($"  {type,-22}{created,8}{updated,8}{unchanged,10}{failed,8}{skipped,8}");
