@@ -25,9 +25,10 @@ public sealed class TrdValidator : IDisposable
     private readonly IDisposable[] _owned;
     private readonly bool _prefetch;
     private readonly CompileGate _gate;
+    private readonly SharedStateValidator? _shared;
     private IReadOnlyList<string>? _profileUrls;
 
-    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch)
+    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch, bool sharedState)
     {
         _resolver = resolver;
         _validator = validator;
@@ -35,6 +36,7 @@ public sealed class TrdValidator : IDisposable
         _owned = owned;
         _prefetch = prefetch;
         _gate = new CompileGate((r, p) => Run(r, p), byKind);
+        _shared = sharedState ? SharedStateValidator.TryCreate(validator) : null;
     }
 
     /// <summary>Kinds of resource compiled through the gate so far (tests).</summary>
@@ -55,6 +57,9 @@ public sealed class TrdValidator : IDisposable
     /// <summary>Bundles with more entries than this are validated in chunks (<see cref="ChunkedBundle"/>: linear, same
     /// findings); smaller ones in one pass. Settable for the equivalence tests.</summary>
     internal int ChunkedAbove { get; init; } = 256;
+
+    /// <summary>Whether this validator runs through <see cref="SharedStateValidator"/> (tests).</summary>
+    internal bool SharesState => _shared is not null;
 
     /// <summary>Entries per chunk of a chunked Bundle validation.</summary>
     internal int ChunkSize { get; init; } = 64;
@@ -95,7 +100,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch);
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState);
     }
 
     /// <summary>
@@ -208,7 +213,7 @@ public sealed class TrdValidator : IDisposable
     {
         try
         {
-            return _validator.Validate(resource, profile);
+            return _shared is { } shared ? shared.Validate(resource.ToPocoNode(ModelInfo.ModelInspector), profile) : _validator.Validate(resource, profile);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException && resource is Bundle bundle)
         {
