@@ -35,6 +35,11 @@ internal static class MapCommand
                 console.Error($"{path}: no such file or directory (fix: check the path)");
             if (missing.Count > 0)
                 return ExitCodes.UsageOrInput;
+            if (files.Count == 0)
+            {
+                console.Error($"map: no {(parse.GetValue(reverse) ? "FHIR JSON files" : "protocol documents")} (*.json) in {string.Join(", ", parse.GetValue(inputs)!)} (fix: give a .json file or a directory that holds some)");
+                return ExitCodes.UsageOrInput;
+            }
             var target = parse.GetValue(output);
             var directory = parse.GetValue(outDir);
             if (target is not null && (files.Count > 1 || directory is not null))
