@@ -3,6 +3,7 @@ using Hl7.Fhir.Model;
 using Hl7.Fhir.Rest;
 using Hl7.Fhir.Specification.Source;
 using Hl7.Fhir.Specification.Terminology;
+using Trd.Fhir.Profiles.Scale;
 using Trd.Fhir.Profiles.Store;
 using Trd.Fhir.Profiles.Validation;
 
@@ -43,6 +44,13 @@ public sealed class TrdValidator : IDisposable
     public IAsyncResourceResolver ResourceResolver => _resolver;
 
     internal TrdResolver Resolver => _resolver;
+
+    /// <summary>Bundles with more entries than this are validated in chunks (<see cref="ChunkedBundle"/>: linear, same
+    /// findings); smaller ones in one pass. Settable for the equivalence tests.</summary>
+    internal int ChunkedAbove { get; init; } = 256;
+
+    /// <summary>Entries per chunk of a chunked Bundle validation.</summary>
+    internal int ChunkSize { get; init; } = 64;
 
     /// <summary>Builds the validator. Cheap: artefacts are indexed, not parsed; everything else happens on first use.</summary>
     public static TrdValidator Create(TrdValidatorOptions? options = null) =>
@@ -100,6 +108,13 @@ public sealed class TrdValidator : IDisposable
     public OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy = ProfilePolicy.MetaProfile)
     {
         ArgumentNullException.ThrowIfNull(bundle);
+        return ValidateBundle(bundle, policy, bundle.Entry.Count > ChunkedAbove ? ChunkSize : 0);
+    }
+
+    /// <summary>As <see cref="ValidateBundle(Bundle, ProfilePolicy)"/>, in chunks of <paramref name="chunkSize"/> entries
+    /// (<see cref="ChunkedBundle"/>), or in one pass when 0. Internal: the equivalence tests compare the two.</summary>
+    internal OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy, int chunkSize)
+    {
         if (_prefetch)
         {
             _resolver.Prefetch(bundle.Entry.Select(e => e.Resource).OfType<Resource>()
@@ -110,7 +125,8 @@ public sealed class TrdValidator : IDisposable
         CurrentPolicy.Value = policy;
         try
         {
-            return Finish(Run(bundle, null), bundle, null);
+            var oo = chunkSize > 0 ? ChunkedBundle.Validate(bundle, chunkSize, b => Run(b, null)) : Run(bundle, null);
+            return Finish(oo, bundle, null);
         }
         finally
         {

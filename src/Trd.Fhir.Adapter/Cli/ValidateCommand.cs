@@ -9,6 +9,7 @@ using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Profiles;
+using Trd.Fhir.Profiles.Validation;
 
 namespace Trd.Fhir.Adapter.Cli;
 
@@ -89,7 +90,8 @@ internal static partial class ValidateCommand
     internal static bool CheckMapped(string file, Bundle bundle, SharedValidator validator, CliConsole console)
     {
         var oo = validator.Run(KindKey(bundle), v => v.ValidateBundle(bundle));
-        var result = new ValidationResult(file, null, Label(bundle), oo, [], []);
+        var result = new ValidationResult(file, null, Label(bundle), oo, [], [],
+            Resources: oo.Issue.Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, bundle) : ((string, string?)?)null).ToList());
         foreach (var f in result.Findings())
             console.Error($"{file}: {f.Severity} {f.Code}: {(f.Expression is null ? "" : f.Expression + ": ")}{f.Message}");
         if (!result.HasErrors) return true;
@@ -339,7 +341,7 @@ internal static partial class ValidateCommand
             merged.Issue.AddRange(oo.Issue);
             oo = merged;
         }
-        var entries = resource is Bundle b && plan.Profile is null ? b.Entry.Select(e => e.Resource is { } r ? Label(r) : "(no resource)").ToList() : [];
+        var entries = resource is Bundle b && plan.Profile is null ? b.Entry.Select(e => e.Resource is { } r ? IssueResources.Label(r, e.FullUrl) : "(no resource)").ToList() : [];
         return Located(unit, resource, oo, entries);
     }
 
@@ -367,7 +369,10 @@ internal static partial class ValidateCommand
             if (at is { } p && unit.Line is { } line) at = (line, p.Column); // NDJSON: the line of the file, the column in it
             positions[k] = at;
         }
-        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries);
+        var resources = resource is null ? null : oo.Issue
+            .Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, resource) : ((string, string?)?)null)
+            .Select(a => a is { Item2: not null } ? a : null).ToList();
+        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries, Resources: resources);
     }
 
     /// <summary>

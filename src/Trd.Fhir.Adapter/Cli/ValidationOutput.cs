@@ -15,8 +15,14 @@ internal sealed record ValidationResult(
     OperationOutcome Outcome,
     IReadOnlyList<(int Line, int Column)?> Positions,
     IReadOnlyList<string> EntryLabels,
-    bool Unreadable = false)
+    bool Unreadable = false,
+    IReadOnlyList<(string Expression, string? Resource)?>? Resources = null)
 {
+    /// <summary>Issue <paramref name="k"/>'s expression with the Bundle entry / contained resource it points into named
+    /// (<c>Bundle.entry[2].resource/*Observation/abc*/.value</c>), and that resource; else the plain expression.</summary>
+    public (string? Expression, string? Resource) Where(int k) =>
+        Resources is not null && k < Resources.Count && Resources[k] is { } r ? r : (Outcome.Issue[k].Expression.FirstOrDefault(), null);
+
     public bool HasErrors => Outcome.Issue.Any(i => i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal);
 
     /// <summary>Error, fatal and warning issues with their position (information issues are left to the JSON format).</summary>
@@ -31,7 +37,7 @@ internal sealed record ValidationResult(
             yield return new Finding(
                 issue.Severity.GetLiteral() ?? "error",
                 Finding.CodeOf(issue),
-                issue.Expression.FirstOrDefault(),
+                Where(k).Expression,
                 Finding.MessageOf(issue),
                 at?.Line ?? Line,
                 at?.Column);

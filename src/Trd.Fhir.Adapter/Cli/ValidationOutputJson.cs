@@ -14,6 +14,9 @@ internal sealed class ValidationOutputJson(TextWriter stdout) : ValidationOutput
 {
     public static readonly string InputExtension = Trd.Fhir.Profiles.Canonical.StructureDefinition("validation-input");
 
+    /// <summary>On an issue inside a Bundle entry or contained resource: that resource, <c>Type/id</c> (or by fullUrl).</summary>
+    public static readonly string ResourceExtension = Trd.Fhir.Profiles.Canonical.StructureDefinition("validation-resource");
+
     public override void Write(ValidationResult result)
     {
         var oo = result.Outcome;
@@ -26,6 +29,7 @@ internal sealed class ValidationOutputJson(TextWriter stdout) : ValidationOutput
             var at = k < result.Positions.Count ? result.Positions[k] : null;
             var where = new Finding("", "", null, "", at?.Line ?? result.Line, at?.Column).Where(result.File);
             oo.Issue[k].Location = [where];
+            if (result.Where(k).Resource is { } named) oo.Issue[k].Extension.Add(new Extension(ResourceExtension, new FhirString(named)));
         }
         if (oo.Issue.Count == 0)
         {

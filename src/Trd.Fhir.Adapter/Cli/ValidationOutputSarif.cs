@@ -35,7 +35,8 @@ internal sealed class ValidationOutputSarif : ValidationOutput
     {
         if (result.Unreadable)
         {
-            Result("unreadable", "error", Finding.MessageOf(result.Outcome.Issue[0]), result.File, null, null, null);
+            var at = result.Positions.Count > 0 ? result.Positions[0] : null;
+            Result("unreadable", "error", Finding.MessageOf(result.Outcome.Issue[0]), result.File, at?.Line, at?.Column, null);
         }
         else
         {

@@ -81,4 +81,19 @@ public sealed class ResilienceSettings
     /// <summary>Circuit breaker: how long it stays open. Default 30 s.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The wait budget: how long in total a run (CLI <c>--max-wait</c>) may wait for the server — its Retry-After after
+    /// a 429, and an open circuit breaker until it lets requests through again — before it gives up on what is left.
+    /// Outside a run, the budget of one request's 429 waits. 0 never waits. 0–24 h, default 10 min.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Most requests on the wire to one server at once. The adapter halves its limit on each 429 and raises it again one
+    /// step per run of successes, never above this. 1–256, default 16.
+    /// </summary>
+    [Range(1, 256)]
+    public int MaxConcurrency { get; set; } = 16;
 }

@@ -12,9 +12,10 @@ namespace Trd.Fhir.Adapter.Transport;
 
 /// <summary>
 /// Registers the HttpClient that talks to the FHIR server, with resilience and authentication configured once, here.
-/// Handlers, outermost first: boundary (re-sendable body, clear timeout/circuit exceptions) → resilience (total timeout
-/// → retry → circuit breaker per server → attempt timeout) → auth (so every retry re-runs auth) → attempt (counts,
-/// reads the body inside the attempt) → the socket handler.
+/// Handlers, outermost first: boundary (re-sendable body, waits for an open breaker in a TransportWaits scope, clear
+/// timeout/circuit exceptions) → resilience (total timeout → retry → circuit breaker per server) → throttle (adaptive
+/// concurrency per server, 429 waits: never seen by the breaker) → attempt timeout → auth (so every retry re-runs auth)
+/// → attempt (counts, reads the body inside the attempt) → the socket handler.
 /// </summary>
 public static class TransportServiceCollectionExtensions
 {
@@ -74,6 +75,7 @@ public static class TransportServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FhirServerOptions>, FhirServerOptionsValidator>());
         services.TryAddSingleton<SmartTokenProvider>();
+        services.TryAddSingleton(sp => new ServerLimiters(Server(sp).Resilience.MaxConcurrency, sp.GetRequiredService<TimeProvider>()));
 
         // Discovery and token requests: no auth, no retries (a token request carries a single-use jti; a failed one
         // fails the attempt it belongs to, which the pipeline may retry with a fresh assertion). No default logging:
@@ -88,7 +90,7 @@ public static class TransportServiceCollectionExtensions
             })
             .RemoveAllLoggers()
             .AddHttpMessageHandler(sp => new TransportBoundaryHandler(
-                Server(sp).Resilience, sp.GetRequiredService<ILogger<TransportBoundaryHandler>>()));
+                Server(sp).Resilience, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TransportBoundaryHandler>>()));
 
         client
             .AddResilienceHandler("fhir-server", (pipeline, context) => FhirResiliencePipeline.Configure(
@@ -98,6 +100,12 @@ public static class TransportServiceCollectionExtensions
                 context.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FhirResiliencePipeline))))
             // One pipeline, hence one circuit breaker, per server (scheme + host + port).
             .SelectPipelineBy(_ => request => request.RequestUri?.GetLeftPart(UriPartial.Authority) ?? string.Empty);
+
+        client
+            .AddHttpMessageHandler(sp => new ThrottleHandler(sp.GetRequiredService<ServerLimiters>(), Server(sp).Resilience,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ThrottleHandler>>()))
+            .AddResilienceHandler("fhir-attempt", (pipeline, context) => FhirResiliencePipeline.ConfigureAttempt(
+                pipeline, Server(context.ServiceProvider).Resilience, context.ServiceProvider.GetRequiredService<TimeProvider>()));
 
         client
             .AddHttpMessageHandler(CreateAuthHandler)

@@ -160,7 +160,46 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
         var (exit, output, _) = Run("validate", file);
 
         Assert.Equal(ExitCodes.ValidationFailed, exit);
-        Assert.Contains($": error code-invalid: Bundle.entry[{index}].resource.lifecycleStatus: Code 'dreaming'", output, StringComparison.Ordinal);
+        var fullUrl = (string)entries[index]!["fullUrl"]!;
+        Assert.Contains($": error code-invalid: Bundle.entry[{index}].resource/*Goal {fullUrl}*/.lifecycleStatus: Code 'dreaming'", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_BundleEntryFindings_NameTheResourceInEveryFormat()
+    {
+        var bundle = new Bundle { Type = Bundle.BundleType.Collection };
+        var patient = new Patient { Id = "p1", Gender = AdministrativeGender.Male };
+        patient.GenderElement.JsonValue = "robot";
+        bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = "http://example.org/fhir/Patient/p1", Resource = patient });
+        var file = Write("named.json", new FhirJsonSerializer().SerializeToString(bundle));
+        const string at = "Bundle.entry[0].resource/*Patient/p1*/.gender";
+
+        var text = Run("validate", file);
+        var json = Run("validate", "--format", "json", file);
+        var junit = Run("validate", "--format", "junit", file);
+        var sarif = Run("validate", "--format", "sarif", file);
+
+        Assert.Contains($"error code-invalid: {at}: Code 'robot'", text.Out, StringComparison.Ordinal);
+        Assert.Contains("\"url\":\"https://trd-fhir.example.org/fhir/StructureDefinition/validation-resource\",\"valueString\":\"Patient/p1\"", json.Out, StringComparison.Ordinal);
+        Assert.Contains("\"expression\":[\"Bundle.entry[0].resource.gender\"]", json.Out, StringComparison.Ordinal);
+        Assert.Contains($"name=\"entry[0] Patient/p1\"", junit.Out, StringComparison.Ordinal);
+        Assert.Contains($"{at}: Code", junit.Out, StringComparison.Ordinal);
+        Assert.Contains(at, sarif.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ContainedResourceFinding_NamesTheContainedResource()
+    {
+        var contained = new Patient { Id = "inner" };
+        contained.GenderElement = new Code<AdministrativeGender>();
+        contained.GenderElement.JsonValue = "robot";
+        var obs = new Observation { Status = ObservationStatus.Final, Code = new CodeableConcept { Text = "x" }, Subject = new ResourceReference("#inner") };
+        obs.Contained.Add(contained);
+        var file = Write("contained.json", new FhirJsonSerializer().SerializeToString(obs));
+
+        var (_, output, _) = Run("validate", file);
+
+        Assert.Contains("Observation.contained[0]/*Patient/inner*/.gender: Code 'robot'", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,8 +6,9 @@ using Polly.Retry;
 namespace Trd.Fhir.Adapter.Transport.Resilience;
 
 /// <summary>
-/// The resilience pipeline of every request to the FHIR server, outermost first:
-/// total timeout → retry → circuit breaker → attempt timeout. Built once per server (authority) by
+/// The resilience pipeline of every request to the FHIR server, outermost first: total timeout → retry → circuit
+/// breaker, then (below the <see cref="ThrottleHandler"/>, which absorbs 429s so that they count neither as a retry nor
+/// toward the breaker) the attempt timeout of <see cref="ConfigureAttempt"/>. Built once per server (authority) by
 /// <see cref="TransportServiceCollectionExtensions.AddTrdFhirTransport(Microsoft.Extensions.DependencyInjection.IServiceCollection, FhirServerOptions)"/>.
 /// </summary>
 public static class FhirResiliencePipeline
@@ -52,6 +53,7 @@ public static class FhirResiliencePipeline
         pipeline.AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
         {
             Name = "circuit-breaker",
+            ShouldHandle = args => ValueTask.FromResult(CountsAsFailure(args.Outcome)),
             FailureRatio = settings.BreakerFailureRatio,
             MinimumThroughput = settings.BreakerMinimumThroughput,
             BreakDuration = settings.BreakDuration,
@@ -64,9 +66,24 @@ public static class FhirResiliencePipeline
                 return ValueTask.CompletedTask;
             },
         });
+    }
 
+    /// <summary>The pipeline of one attempt (inside the throttle handler): its timeout.</summary>
+    public static void ConfigureAttempt(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, ResilienceSettings settings, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(settings);
+        pipeline.TimeProvider = time;
         pipeline.AddTimeout(new HttpTimeoutStrategyOptions { Name = "attempt-timeout", Timeout = settings.AttemptTimeout });
     }
+
+    /// <summary>
+    /// What the circuit breaker counts as a failure of the server: a transient status or exception — but never a 429
+    /// (throttling is back-pressure: the server is up and asks us to slow down) nor our own give-ups.
+    /// </summary>
+    internal static bool CountsAsFailure(Outcome<HttpResponseMessage> outcome) => outcome.Exception is { } exception
+        ? RetryRules.IsTransient(exception)
+        : (int)outcome.Result!.StatusCode != 429 && RetryRules.IsTransient(outcome.Result.StatusCode);
 
     /// <summary>
     /// Retry a transient failure of a safe-to-repeat request, unless the server asked (Retry-After) for a longer wait
@@ -87,8 +104,9 @@ public static class FhirResiliencePipeline
         }
 
         var response = outcome.Result!;
-        if (!RetryRules.IsTransient(response.StatusCode))
+        if (!RetryRules.IsTransient(response.StatusCode) || (int)response.StatusCode == 429)
         {
+            // A 429 that reaches the retry was given up on by the ThrottleHandler (budget spent, Retry-After too long).
             return false;
         }
 

@@ -6,34 +6,77 @@ namespace Trd.Fhir.Adapter.Transport.Resilience;
 
 /// <summary>
 /// The outermost handler, just outside the resilience pipeline: makes a request body re-sendable before the first
-/// attempt (a retry, or the SMART one-refresh-on-401, sends it again), and turns Polly's timeout and open-circuit
-/// exceptions into <see cref="FhirServerUnavailableException"/> with a message an operator can act on.
+/// attempt (a retry, or the SMART one-refresh-on-401, sends it again); inside a <see cref="TransportWaits"/> scope, waits
+/// for an open circuit breaker to let requests through again (half-open) and sends the request then, within the scope's
+/// wait budget; and turns Polly's timeout and open-circuit exceptions into <see cref="FhirServerUnavailableException"/>
+/// with a message an operator can act on.
 /// </summary>
-internal sealed class TransportBoundaryHandler(ResilienceSettings settings, ILogger<TransportBoundaryHandler> logger)
+internal sealed class TransportBoundaryHandler(ResilienceSettings settings, TimeProvider time, ILogger<TransportBoundaryHandler> logger)
     : DelegatingHandler
 {
+    /// <summary>How long to wait again when the breaker is half-open (its one trial request is out) and says no more.</summary>
+    internal static readonly TimeSpan HalfOpenPoll = TimeSpan.FromSeconds(1);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         await EnsureResendableAsync(request, cancellationToken);
+        while (true)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            catch (TimeoutRejectedException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Timeout(request, ex);
+            }
+            catch (BrokenCircuitException ex)
+            {
+                if (!await WaitForBreakerAsync(request, ex, cancellationToken))
+                    throw CircuitOpen(request, ex);
+            }
+        }
+    }
+
+    /// <summary>True after waiting until the breaker should let requests through; false when not in a waiting scope or
+    /// the budget does not allow it.</summary>
+    private async Task<bool> WaitForBreakerAsync(HttpRequestMessage request, BrokenCircuitException ex, CancellationToken cancellationToken)
+    {
+        if (TransportWaits.Current is not { } waits)
+            return false;
+        var wait = ex.RetryAfter is { } left && left > TimeSpan.Zero ? left : (settings.BreakDuration < HalfOpenPoll ? settings.BreakDuration : HalfOpenPoll);
+        if (!waits.TryBegin(WaitReason.CircuitOpen, wait, settings.MaxWait, time.GetUtcNow()))
+        {
+            logger.LogWarning("FHIR {Method} to {Server}: the circuit breaker is open and the wait budget does not allow another {DelayMs} ms",
+                request.Method.Method, ServerOf(request), (long)wait.TotalMilliseconds);
+            return false;
+        }
+
+        logger.LogWarning("FHIR {Method} to {Server}: the circuit breaker is open (the server failed repeatedly); waiting {DelayMs} ms for it to let requests through",
+            request.Method.Method, ServerOf(request), (long)wait.TotalMilliseconds);
         try
         {
-            return await base.SendAsync(request, cancellationToken);
+            await Task.Delay(wait, time, cancellationToken);
         }
-        catch (TimeoutRejectedException ex) when (!cancellationToken.IsCancellationRequested)
+        finally
         {
-            throw Timeout(request, ex);
+            waits.End(WaitReason.CircuitOpen, time.GetUtcNow());
         }
-        catch (BrokenCircuitException ex)
-        {
-            var server = ServerOf(request);
-            logger.LogWarning("FHIR {Method} to {Server} not sent: the circuit breaker is open", request.Method.Method, server);
-            var retryAfter = ex.RetryAfter is { } wait ? $" for about {Seconds(wait)} more" : string.Empty;
-            throw new FhirServerUnavailableException(FhirUnavailableReason.CircuitOpen, AttemptHandler.AttemptsOf(request),
-                $"The FHIR server {server} failed too often recently (failure ratio ≥ {settings.BreakerFailureRatio:0.##} " +
-                $"over at least {settings.BreakerMinimumThroughput} requests): the circuit breaker is open{retryAfter} and the " +
-                $"{request.Method.Method} was not sent. Check the server's health; requests resume after {Seconds(settings.BreakDuration)}.",
-                ex);
-        }
+
+        return true;
+    }
+
+    private FhirServerUnavailableException CircuitOpen(HttpRequestMessage request, BrokenCircuitException ex)
+    {
+        var server = ServerOf(request);
+        logger.LogWarning("FHIR {Method} to {Server} not sent: the circuit breaker is open", request.Method.Method, server);
+        var retryAfter = ex.RetryAfter is { } wait ? $" for about {Seconds(wait)} more" : string.Empty;
+        var budget = TransportWaits.Current is null ? string.Empty : " The wait budget (MaxWait, CLI --max-wait) is spent.";
+        return new FhirServerUnavailableException(FhirUnavailableReason.CircuitOpen, AttemptHandler.AttemptsOf(request),
+            $"The FHIR server {server} failed too often recently (failure ratio ≥ {settings.BreakerFailureRatio:0.##} " +
+            $"over at least {settings.BreakerMinimumThroughput} requests): the circuit breaker is open{retryAfter} and the " +
+            $"{request.Method.Method} was not sent. Check the server's health; requests resume after {Seconds(settings.BreakDuration)}.{budget}",
+            ex);
     }
 
     private FhirServerUnavailableException Timeout(HttpRequestMessage request, TimeoutRejectedException ex)
