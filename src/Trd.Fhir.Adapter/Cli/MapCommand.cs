@@ -20,11 +20,13 @@ internal static class MapCommand
         var reverse = new Option<bool>("--reverse") { Description = "Read FHIR (a Bundle or a resource) and write the protocol document" };
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
         var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundle against the profiles (by default a non-conforming Bundle is reported, not written, exit 1)" };
+        var phq9As = new Option<string>("--phq9-as") { Description = "How PHQ-9 assessments are written: observation, questionnaire-response or both", DefaultValueFactory = _ => "observation" };
+        phq9As.AcceptOnlyFromAmong("observation", "questionnaire-response", "both");
         var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
 
         var command = new Command("map", "Map a TRD protocol document to a FHIR R4 transaction Bundle, or back with --reverse")
         {
-            inputs, output, outDir, reverse, identifierBase, noValidate, igs,
+            inputs, output, outDir, reverse, identifierBase, noValidate, phq9As, igs,
         };
         command.SetAction(parse =>
         {
@@ -45,10 +47,17 @@ internal static class MapCommand
             if (validator is null && !parse.GetValue(reverse) && !parse.GetValue(noValidate))
                 return ExitCodes.UsageOrInput;
 
+            var channel = parse.GetValue(phq9As) switch { "questionnaire-response" => Phq9Channel.QuestionnaireResponse, "both" => Phq9Channel.Both, _ => Phq9Channel.Observation };
             var exit = ExitCodes.Success;
+            var reader = new FhirToProtocol(identity);
             foreach (var file in files)
             {
-                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, identity, console) : Forward(file, identity, console, validator);
+                if (parse.GetValue(reverse) && directory is not null)
+                {
+                    exit = Math.Max(exit, ReverseEach(file, reader, console, directory));
+                    continue;
+                }
+                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, reader, console) : Forward(file, new ProtocolToFhir(identity, channel), console, validator);
                 if (!ok)
                 {
                     exit = ExitCodes.UsageOrInput;
@@ -75,20 +84,20 @@ internal static class MapCommand
         return command;
     }
 
-    private static (string Text, string Summary, bool Ok) Forward(string file, Identity identity, CliConsole console, SharedValidator? validator)
+    private static (string Text, string Summary, bool Ok) Forward(string file, ProtocolToFhir mapper, CliConsole console, SharedValidator? validator)
     {
         var result = ProtocolReader.Read(File.ReadAllBytes(file));
         console.Problems(file, result.Problems);
         if (result.Protocol is not { } protocol)
             return ("", "", false);
-        var bundle = new ProtocolToFhir(identity).Map(protocol);
+        var bundle = mapper.Map(protocol);
         if (validator is not null && !ValidateCommand.CheckMapped(file, bundle, validator, console))
             return ("", "", true);
         var counts = bundle.Entry.GroupBy(e => e.Resource!.TypeName).Select(g => $"{g.Count()} {g.Key}");
         return (FhirJson.Serialize(bundle), $"{bundle.Entry.Count} resources ({string.Join(", ", counts)})", true);
     }
 
-    private static (string Text, string Summary, bool Ok) Reverse(string file, Identity identity, CliConsole console)
+    private static IReadOnlyList<SourcedResource>? ReadFhir(string file, CliConsole console)
     {
         var parsed = TrdFhirParser.Parse(File.ReadAllBytes(file), xml: false);
         if (parsed.Resource is not { } resource)
@@ -96,13 +105,45 @@ internal static class MapCommand
             var issue = parsed.Outcome.Issue[0];
             var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
             console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
-            return ("", "", false);
+            return null;
         }
-        var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
-        var result = new FhirToProtocol(identity).Read(resources);
-        console.Problems(file, result.Problems);
+        return resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
+    }
+
+    private static string Summary(TrdProtocol protocol) => $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9";
+
+    private static (string Text, string Summary, bool Ok) Reverse(string file, FhirToProtocol reader, CliConsole console)
+    {
+        if (ReadFhir(file, console) is not { } resources)
+            return ("", "", false);
+        var result = reader.Read(resources);
+        console.Problems(file, [.. result.Problems, .. result.Notices]);
         if (result.Protocol is not { } protocol)
             return ("", "", false);
-        return (ProtocolWriter.Write(protocol), $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9", true);
+        return (ProtocolWriter.Write(protocol), Summary(protocol), true);
+    }
+
+    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
+    private static int ReverseEach(string file, FhirToProtocol reader, CliConsole console, string directory)
+    {
+        if (ReadFhir(file, console) is not { } resources)
+            return ExitCodes.UsageOrInput;
+        var reading = reader.ReadEach(resources);
+        console.Problems(file, reading.Problems);
+        var exit = reading.Problems.Any(p => p.IsError) ? ExitCodes.UsageOrInput : ExitCodes.Success;
+        foreach (var result in reading.Protocols)
+        {
+            console.Problems(file, [.. result.Problems, .. result.Notices]);
+            if (result.Protocol is not { } protocol)
+            {
+                exit = ExitCodes.UsageOrInput;
+                continue;
+            }
+            var name = $"{Path.GetFileNameWithoutExtension(file)}.{protocol.Id}.protocol.json";
+            File.WriteAllText(Path.Combine(directory, name), ProtocolWriter.Write(protocol));
+            console.Out($"{file}: {name}: {Summary(protocol)}");
+        }
+        console.Out($"{file}: {reading.Protocols.Count} patient(s), {reading.Protocols.Count(p => p.Protocol is not null)} protocol(s) written");
+        return exit;
     }
 }

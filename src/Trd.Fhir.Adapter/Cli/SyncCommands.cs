@@ -154,7 +154,7 @@ internal static class SyncCommands
         var result = await workflow.PullAsync(system, value, since, cancellationToken);
         foreach (var note in result.Notes)
             console.Error($"note: {note}");
-        console.Problems("pull", result.Result.Problems);
+        console.Problems("pull", [.. result.Result.Problems, .. result.Result.Notices]);
         return (result.Result.Protocol, result.ResourcesRead);
     }
 
