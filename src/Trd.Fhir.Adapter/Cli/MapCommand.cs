@@ -2,6 +2,7 @@ using System.CommandLine;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.UseCases;
 using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Cli;
@@ -31,8 +32,10 @@ internal static class MapCommand
         command.SetAction(parse =>
         {
             var identity = new Identity(parse.GetValue(identifierBase)!);
-            var files = InputFiles.Expand(parse.GetValue(inputs)!, console, out var missing);
-            if (missing)
+            var files = InputFiles.Protocols(parse.GetValue(inputs)!, out var missing);
+            foreach (var path in missing)
+                console.Error($"{path}: no such file or directory (fix: check the path)");
+            if (missing.Count > 0)
                 return ExitCodes.UsageOrInput;
             var target = parse.GetValue(output);
             var directory = parse.GetValue(outDir);
@@ -43,21 +46,25 @@ internal static class MapCommand
             }
             if (directory is not null)
                 Directory.CreateDirectory(directory);
-            using var validator = parse.GetValue(reverse) || parse.GetValue(noValidate) ? null : SharedValidator.Open(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), console);
-            if (validator is null && !parse.GetValue(reverse) && !parse.GetValue(noValidate))
+            ValidatorPool? validator = null;
+            if (!parse.GetValue(reverse) && !parse.GetValue(noValidate) && !ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), out validator, out var problem))
+            {
+                console.Error(problem!);
                 return ExitCodes.UsageOrInput;
-
+            }
+            using var lease = validator;
             var channel = parse.GetValue(phq9As) switch { "questionnaire-response" => Phq9Channel.QuestionnaireResponse, "both" => Phq9Channel.Both, _ => Phq9Channel.Observation };
+            var map = new MapProtocol(identity, validator, channel);
+
             var exit = ExitCodes.Success;
-            var reader = new FhirToProtocol(identity);
             foreach (var file in files)
             {
                 if (parse.GetValue(reverse) && directory is not null)
                 {
-                    exit = Math.Max(exit, ReverseEach(file, reader, console, directory));
+                    exit = Math.Max(exit, ReverseEach(file, map, console, directory));
                     continue;
                 }
-                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, reader, console) : Forward(file, new ProtocolToFhir(identity, channel), console, validator);
+                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, map, console) : Forward(file, map, console);
                 if (!ok)
                 {
                     exit = ExitCodes.UsageOrInput;
@@ -84,51 +91,50 @@ internal static class MapCommand
         return command;
     }
 
-    private static (string Text, string Summary, bool Ok) Forward(string file, ProtocolToFhir mapper, CliConsole console, SharedValidator? validator)
+    private static (string Text, string Summary, bool Ok) Forward(string file, MapProtocol map, CliConsole console)
     {
-        var result = ProtocolReader.Read(File.ReadAllBytes(file));
-        console.Problems(file, result.Problems);
-        if (result.Protocol is not { } protocol)
+        var mapped = map.Map(File.ReadAllBytes(file));
+        console.Problems(file, mapped.Problems);
+        if (mapped.Bundle is not { } bundle)
             return ("", "", false);
-        var bundle = mapper.Map(protocol);
-        if (validator is not null && !ValidateCommand.CheckMapped(file, bundle, validator, console))
+        if (mapped.Validation is { } outcome && !ValidateCommand.ReportMapped(file, bundle, outcome, console, "map"))
             return ("", "", true);
         var counts = bundle.Entry.GroupBy(e => e.Resource!.TypeName).Select(g => $"{g.Count()} {g.Key}");
         return (FhirJson.Serialize(bundle), $"{bundle.Entry.Count} resources ({string.Join(", ", counts)})", true);
     }
 
-    private static IReadOnlyList<SourcedResource>? ReadFhir(string file, CliConsole console)
+    private static (string Text, string Summary, bool Ok) Reverse(string file, MapProtocol map, CliConsole console)
     {
-        var parsed = TrdFhirParser.Parse(File.ReadAllBytes(file), xml: false);
-        if (parsed.Resource is not { } resource)
+        var reversed = map.Reverse(File.ReadAllBytes(file));
+        if (reversed.NotFhir is { } issue)
         {
-            var issue = parsed.Outcome.Issue[0];
-            var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
-            console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
-            return null;
-        }
-        return resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
-    }
-
-    private static string Summary(TrdProtocol protocol) => $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9";
-
-    private static (string Text, string Summary, bool Ok) Reverse(string file, FhirToProtocol reader, CliConsole console)
-    {
-        if (ReadFhir(file, console) is not { } resources)
+            NotFhir(file, issue, console);
             return ("", "", false);
-        var result = reader.Read(resources);
+        }
+        var result = reversed.Result!;
         console.Problems(file, [.. result.Problems, .. result.Notices]);
         if (result.Protocol is not { } protocol)
             return ("", "", false);
         return (ProtocolWriter.Write(protocol), Summary(protocol), true);
     }
 
-    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
-    private static int ReverseEach(string file, FhirToProtocol reader, CliConsole console, string directory)
+    private static string Summary(TrdProtocol protocol) => $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9";
+
+    private static void NotFhir(string file, OperationOutcome.IssueComponent issue, CliConsole console)
     {
-        if (ReadFhir(file, console) is not { } resources)
+        var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
+        console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
+    }
+
+    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
+    private static int ReverseEach(string file, MapProtocol map, CliConsole console, string directory)
+    {
+        var (reading, issue) = map.ReverseEach(File.ReadAllBytes(file));
+        if (reading is null)
+        {
+            NotFhir(file, issue!, console);
             return ExitCodes.UsageOrInput;
-        var reading = reader.ReadEach(resources);
+        }
         console.Problems(file, reading.Problems);
         var exit = reading.Problems.Any(p => p.IsError) ? ExitCodes.UsageOrInput : ExitCodes.Success;
         foreach (var result in reading.Protocols)
