@@ -18,6 +18,7 @@ public static class CliApp
             LedgerCommands.Create(console),
             ReportCommand.Create(console),
             ExportCommand.Create(console),
+            CohortCommand.Create(console),
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
