@@ -65,7 +65,7 @@ public static class PopulationGenerator
             IReadOnlyList<int>? items = null;
             if (withItems)
             {
-                var item9 = total >= 2 && random.Next(8) == 0 ? random.Next(1, 3) : 0;
+                var item9 = Math.Max(total >= 2 && random.Next(8) == 0 ? random.Next(1, 3) : 0, total - 24); // 8 other items hold at most 24
                 var rest = new int[8];
                 for (var left = total - item9; left > 0;)
                 {
@@ -196,5 +196,33 @@ public static class PopulationGenerator
             truth.SignalAssessments, NeedsReview = truth.NeedsReview.Count, truth.TotalsOnlyAssessments, truth.Item9Unknown, truth.Trd, truth.ThaseRush, truth.Stale,
         }));
         return truth;
+    }
+}
+
+/// <summary>
+/// Writes a population for tests/perf/cohort-scale.sh: <c>TRD_POPULATION_N</c> patients (default 50) to
+/// <c>TRD_POPULATION_DIR</c> (default a temporary directory, removed). Trait PopulationBench, so only the script runs it with a large N.
+/// </summary>
+public sealed class PopulationGeneratorTests
+{
+    [Fact]
+    [Trait("Category", "PopulationBench")]
+    public void WriteBulk_NPatients_OnePatientLinePerPatientAndTheTruthFile()
+    {
+        var n = int.TryParse(Environment.GetEnvironmentVariable("TRD_POPULATION_N"), out var v) ? v : 50;
+        var target = Environment.GetEnvironmentVariable("TRD_POPULATION_DIR");
+        var dir = target ?? Directory.CreateTempSubdirectory("trd-population-").FullName;
+        try
+        {
+            var truth = PopulationGenerator.WriteBulk(dir, n, seed: 42, tag: "bench");
+            Assert.Equal(n, truth.Patients);
+            Assert.Equal(n, Directory.GetFiles(dir, "Patient-*.ndjson").Sum(f => File.ReadLines(f).LongCount()));
+            Assert.True(File.Exists(Path.Combine(dir, "truth.json")));
+        }
+        finally
+        {
+            if (target is null)
+                Directory.Delete(dir, recursive: true);
+        }
     }
 }
