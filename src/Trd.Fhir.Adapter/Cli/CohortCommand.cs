@@ -13,7 +13,7 @@ internal static class CohortCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static Command Create(CliConsole console)
+    public static Command Create(CliConsole console, TimeProvider clock)
     {
         var input = new Argument<string>("dir") { Description = "Directory of NDJSON files in Bulk Data layout (e.g. the output of 'trd-fhir export')" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the read-out here (stdout by default)" };
@@ -43,12 +43,12 @@ internal static class CohortCommand
                 console.Error("trd-fhir: --stale-days must be at least 1");
                 return ExitCodes.UsageOrInput;
             }
-            using var lease = parse.GetValue(validate) ? SharedValidator.Open([], new Dictionary<string, string>(), console) : null;
-            var workflow = new CohortWorkflow(new FhirToProtocol(new Identity(parse.GetValue(identifierBase)!)), TimeProvider.System)
+            var pool = parse.GetValue(validate) ? Trd.Fhir.Profiles.ValidatorPool.Shared() : null;
+            var workflow = new CohortWorkflow(new FhirToProtocol(new Identity(parse.GetValue(identifierBase)!)), clock)
             {
                 Clinical = new ClinicalOptions { AsOf = parse.GetValue(asOf) },
                 StaleDays = parse.GetValue(staleDays),
-                Validate = lease is null ? null : r => lease.Validator.Validate(r),
+                Validate = pool is null ? null : pool.Validate,
                 Progress = m => console.Error($"cohort: {m}"),
             };
             CohortResult result;
