@@ -46,7 +46,7 @@ internal static partial class ValidateCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var profile = new Option<string?>("--profile") { Description = "Validate every input (the top-level resource) against this profile URL, in addition to its meta.profile" };
-        var igs = new Option<string[]>("--ig") { Description = "A FHIR NPM package (.tgz) or a directory of FHIR JSON artefacts to add to the resolver (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
+        var igs = new Option<string[]>("--ig") { Description = "A FHIR NPM package (.tgz), an extracted package or directory of FHIR JSON artefacts, or a directory of packages such as the FHIR package cache ~/.fhir/packages (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var byKind = new Option<bool>("--profile-by-kind") { Description = "Also validate each resource (and each Bundle entry) against our profile for its resource type, where we have exactly one (e.g. Condition, Goal, CareTeam, MedicationRequest); add others (Observation, CarePlan, ServiceRequest, Procedure have several) with --kind-profile" };
         var kindProfiles = new Option<string[]>("--kind-profile") { Description = "Type=URL: the profile --profile-by-kind applies to that resource type (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var format = new Option<string>("--format") { Description = "text (default), json (one OperationOutcome per input and NDJSON line, as NDJSON), junit, sarif", DefaultValueFactory = _ => "text" };
@@ -520,7 +520,7 @@ internal sealed class SharedValidator : IDisposable
                 console.Error($"--ig {ig}: no such file or directory (fix: give a FHIR NPM package .tgz or a directory of FHIR JSON artefacts)");
                 return null;
             }
-            options.ExtraSources.Add(ArtifactSource.NpmPackage(ig));
+            foreach (var source in IgPackages.Expand(ig)) options.ExtraSources.Add(source);
         }
         try
         {
@@ -535,7 +535,8 @@ internal sealed class SharedValidator : IDisposable
 
     private static TrdValidatorOptions Options(IReadOnlyDictionary<string, string> kindProfiles)
     {
-        var options = new TrdValidatorOptions();
+        // As the HL7 validator without the IG loaded: a profile or extension we cannot resolve is a warning, listed once, with the --ig hint.
+        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning };
         foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;
         return options;
     }
