@@ -20,7 +20,7 @@ internal static class DataTypeRules
     public static void Attachment(Attachment a, string path, List<IssueComponent> found)
     {
         if (a.Data is not { } data) return;
-        if (a.Size is { } size && size != data.Length)
+        if (a.SizeUnsignedInt is { } size && size != data.Length)
             found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "attachment-size",
                 $"Attachment.size {size} does not match the size of Attachment.data ({data.Length} bytes once base64-decoded).", path + ".size"));
 #pragma warning disable CA5350 // FHIR R4 defines Attachment.hash as SHA-1: we verify it, we do not secure anything with it

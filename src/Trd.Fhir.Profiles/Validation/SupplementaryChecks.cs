@@ -18,6 +18,22 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);
         foreach (var (path, node) in Walk(instance, instance.TypeName))
         {
+            try
+            {
+                Dispatch(node, path, questionnaires, found);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // the POCO holds what the lenient parser kept (e.g. a wrong-typed primitive): the engine reports that already
+                found.Add(Issue(OperationOutcome.IssueSeverity.Information, OperationOutcome.IssueType.Informational, "check-skipped",
+                    $"A supplementary check could not read this element ({e.GetBaseException().Message}); it was skipped.", path));
+            }
+        }
+        oo.Issue.AddRange(found);
+    }
+
+    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, List<OperationOutcome.IssueComponent> found)
+    {
             switch (node)
             {
                 case Coding c:
@@ -33,8 +49,6 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                     questionnaires.Check(qr, path, found);
                     break;
             }
-        }
-        oo.Issue.AddRange(found);
     }
 
     /// <summary>Every element of the instance with its FHIRPath (list items indexed), contained and entry resources included.</summary>

@@ -20,6 +20,12 @@ internal static class UnknownArtifacts
         var keep = new List<OperationOutcome.IssueComponent>(oo.Issue.Count);
         foreach (var issue in oo.Issue)
         {
+            if (issue.Severity == OperationOutcome.IssueSeverity.Warning && issue.Details?.Text is { } t && t.Contains("cannot find codesystem", StringComparison.Ordinal))
+            {
+                // an external code system (MIME types, languages, SNOMED CT, LOINC, …) no offline validator holds
+                issue.Severity = OperationOutcome.IssueSeverity.Information;
+                issue.Details.Text = $"Not checked offline: {t} (fix: give a terminology server with --tx to check it).";
+            }
             var code = issue.Details?.Coding.FirstOrDefault()?.Code;
             if (code is not (ProfileIssue or ExtensionIssue) || issue.Details?.Text is not { } text)
             {
