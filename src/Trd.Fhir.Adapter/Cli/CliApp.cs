@@ -17,6 +17,7 @@ public static class CliApp
             SyncCommands.Probe(console),
             LedgerCommands.Create(console),
             ReportCommand.Create(console),
+            ExportCommand.Create(console),
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);

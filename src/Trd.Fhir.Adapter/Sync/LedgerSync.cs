@@ -347,6 +347,7 @@ public sealed class LedgerSync
             // which is safe — it reconciles by identifier.
             _logger.LogWarning("Protocol {ProtocolId}: the claim ended before the push completed; the item stays with its new owner", item.ProtocolId);
         }
+        Telemetry.TrdTelemetry.RecordPush(state, report);
         if (state == WorkState.Confirmed)
             _logger.LogInformation("Protocol {ProtocolId} confirmed (attempt {Attempt})", item.ProtocolId, item.Attempts);
         else

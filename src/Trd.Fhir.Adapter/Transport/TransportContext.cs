@@ -23,6 +23,13 @@ public static class TransportContext
         public void Dispose() => IdempotentFlag.Value = previous;
     }
 
+    /// <summary>
+    /// Set on a request whose response body is streamed by the caller (a Bulk Data NDJSON file, read with
+    /// <c>HttpCompletionOption.ResponseHeadersRead</c>): the attempt handler does not buffer it, so retries and the attempt
+    /// timeout cover the status and headers only, and the caller resumes a body cut off mid-way.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> StreamResponse = new("Trd.Fhir.Transport.StreamResponse");
+
     /// <summary>The name of the HttpClient (IHttpClientFactory) that talks to the FHIR server.</summary>
     public const string HttpClientName = "trd-fhir-server";
 }

@@ -109,7 +109,10 @@ public class ApiFactory : WebApplicationFactory<Program>
         }
     }
 
-    protected override IHostBuilder CreateHostBuilder() => ApiHost.CreateHostBuilder(Settings);
+    /// <summary>Extra services after the host's own (e.g. OpenTelemetry's in-memory exporters), set before the first request.</summary>
+    public Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? TestServices { get; set; }
+
+    protected override IHostBuilder CreateHostBuilder() => ApiHost.CreateHostBuilder(Settings).ConfigureServices(s => TestServices?.Invoke(s));
 
     /// <summary>A client sending <paramref name="key"/> in X-Api-Key (none when null).</summary>
     public HttpClient Client(string? key = Key)

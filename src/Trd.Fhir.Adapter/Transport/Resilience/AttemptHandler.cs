@@ -16,6 +16,8 @@ internal sealed class AttemptHandler : DelegatingHandler
     {
         request.Options.Set(Attempts, AttemptsOf(request) + 1);
         var response = await base.SendAsync(request, cancellationToken);
+        if (request.Options.TryGetValue(TransportContext.StreamResponse, out var streamed) && streamed && response.IsSuccessStatusCode)
+            return response; // the caller streams the body (Bulk Data files) and resumes it itself
         try
         {
             await response.Content.LoadIntoBufferAsync(cancellationToken);

@@ -45,6 +45,8 @@ public static class FhirResiliencePipeline
                         "FHIR {Method} to {Server} failed ({Failure}); retry {Retry} of {MaxRetries} in {DelayMs} ms",
                         request?.Method.Method, request is null ? null : TransportBoundaryHandler.ServerOf(request),
                         Describe(args.Outcome), args.AttemptNumber + 1, settings.MaxRetries, (long)args.RetryDelay.TotalMilliseconds);
+                    Telemetry.TrdTelemetry.RecordRetry(request is null ? "unknown" : TransportBoundaryHandler.ServerOf(request), Describe(args.Outcome),
+                        args.Outcome.Result?.StatusCode == System.Net.HttpStatusCode.TooManyRequests, args.RetryDelay);
                     return ValueTask.CompletedTask;
                 },
             });
@@ -63,6 +65,19 @@ public static class FhirResiliencePipeline
                 logger.LogWarning("Circuit to FHIR server {Server} opened for {BreakSeconds} s after {Failure}",
                     request is null ? null : TransportBoundaryHandler.ServerOf(request), args.BreakDuration.TotalSeconds,
                     Describe(args.Outcome));
+                Telemetry.TrdTelemetry.RecordBreaker(request is null ? "unknown" : TransportBoundaryHandler.ServerOf(request), 2);
+                return ValueTask.CompletedTask;
+            },
+            OnHalfOpened = args =>
+            {
+                if (args.Context.GetRequestMessage() is { } request)
+                    Telemetry.TrdTelemetry.RecordBreaker(TransportBoundaryHandler.ServerOf(request), 1);
+                return ValueTask.CompletedTask;
+            },
+            OnClosed = args =>
+            {
+                if (args.Context.GetRequestMessage() is { } request)
+                    Telemetry.TrdTelemetry.RecordBreaker(TransportBoundaryHandler.ServerOf(request), 0);
                 return ValueTask.CompletedTask;
             },
         });
