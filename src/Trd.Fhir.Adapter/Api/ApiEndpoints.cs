@@ -6,20 +6,19 @@ using Hl7.Fhir.Rest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Api;
 
 /// <summary>
-/// The minimal-API endpoints of <c>trd-fhir serve</c>: thin surfaces over Protocol, Mapping, Profiles, Sync and Clinical.
+/// The minimal-API endpoints of <c>trd-fhir serve</c>: thin surfaces over the use cases (<c>UseCases/</c>).
 /// Bodies are read by <see cref="ApiBody"/> (size limit, media type); every error is an OperationOutcome.
 /// </summary>
 public static class ApiEndpoints
@@ -76,17 +75,16 @@ public static class ApiEndpoints
         return (null, ApiOutcome.Fhir(ApiOutcome.From(read.Problems), status));
     }
 
-    private static async Task<IResult> MapAsync(HttpContext context, ApiSettings settings, Identity identity, ApiValidator validator)
+    private static async Task<IResult> MapAsync(HttpContext context, ApiSettings settings, MapProtocol map)
     {
         var (protocol, error) = await ReadProtocolAsync(context, settings);
         if (protocol is null)
             return error!;
-        var bundle = new ProtocolToFhir(identity).Map(protocol);
-        var outcome = validator.Validate(bundle);
-        return ApiOutcome.HasErrors(outcome) ? ApiOutcome.Fhir(outcome, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(bundle);
+        var mapped = map.Map(protocol);
+        return mapped.Invalid ? ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(mapped.Bundle!);
     }
 
-    private static async Task<IResult> ValidateAsync(HttpContext context, ApiSettings settings, Identity identity, ApiValidator validator)
+    private static async Task<IResult> ValidateAsync(HttpContext context, ApiSettings settings, MapProtocol map, ValidatorPool validator)
     {
         var body = await ApiBody.ReadAsync(context, settings.MaxBodyBytes, allowXml: true);
         if (body.Error is not null)
@@ -96,12 +94,12 @@ public static class ApiEndpoints
         if (body.Format == BodyFormat.Json && FhirJson.ResourceType(bytes) is null)
         {
             // No resourceType: a protocol document. Its problems, then (when it reads) the validation of its mapped Bundle.
-            var read = ProtocolReader.Read(bytes);
-            if (read.Problems.Any(p => p.Code == ProblemCode.InvalidJson))
-                return ApiOutcome.Fhir(ApiOutcome.From(read.Problems), StatusCodes.Status400BadRequest);
-            outcome = ApiOutcome.From(read.Problems);
-            if (read.Protocol is not null)
-                outcome.Issue.AddRange(validator.Validate(new ProtocolToFhir(identity).Map(read.Protocol)).Issue);
+            var mapped = map.Map(bytes);
+            if (mapped.Problems.Any(p => p.Code == ProblemCode.InvalidJson))
+                return ApiOutcome.Fhir(ApiOutcome.From(mapped.Problems), StatusCodes.Status400BadRequest);
+            outcome = ApiOutcome.From(mapped.Problems);
+            if (mapped.Validation is not null)
+                outcome.Issue.AddRange(mapped.Validation.Issue);
         }
         else
         {
@@ -113,7 +111,7 @@ public static class ApiEndpoints
             }
             outcome = new OperationOutcome();
             outcome.Issue.AddRange(parsed.Outcome.Issue);
-            outcome.Issue.AddRange(validator.Validate(parsed.Resource).Issue);
+            outcome.Issue.AddRange(validator.ValidateMeasured(parsed.Resource).Issue);
         }
         if (outcome.Issue.Count == 0)
             outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });
@@ -124,77 +122,54 @@ public static class ApiEndpoints
 
     /// <summary>The <c>{patient}</c> route value: <c>system|value</c>, percent-decoded once more because servers keep
     /// <c>%2F</c> encoded inside a path segment.</summary>
-    internal static bool TryPatient(string? segment, out string system, out string value)
+    internal static bool TryPatient(string? segment, out PatientKey patient)
     {
-        system = value = "";
-        if (segment is null)
-            return false;
-        var text = Uri.UnescapeDataString(segment);
-        var bar = text.IndexOf('|', StringComparison.Ordinal);
-        if (bar <= 0 || bar == text.Length - 1)
-            return false;
-        (system, value) = (text[..bar], text[(bar + 1)..]);
-        return true;
+        patient = default;
+        return segment is not null && PatientKey.TryParse(Uri.UnescapeDataString(segment), out patient);
     }
 
     private static IResult BadPatient() => ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid,
         "the patient must be system|value as one percent-encoded path segment (fix: e.g. /patients/https%3A%2F%2Fhospital.example.org%2Fmrn%7C12345/protocol)", "patient");
 
-    private static async Task<(TrdProtocol? Protocol, IResult? Error)> PullProtocolAsync(string patient, IServiceProvider services, Identity identity, CancellationToken cancellationToken)
+    private static async Task<(TrdProtocol? Protocol, IResult? Error)> PullProtocolAsync(string patient, PullProtocol pull, CancellationToken cancellationToken)
     {
-        if (!TryPatient(patient, out var system, out var value))
+        if (!TryPatient(patient, out var who))
             return (null, BadPatient());
-        var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
-        var pulled = await workflow.PullAsync(system, value, null, cancellationToken);
-        if (pulled.Result.Protocol is { } protocol)
+        var pulled = await pull.PullAsync(who, null, cancellationToken);
+        if (pulled.Protocol is { } protocol)
             return (protocol, null);
-        var notFound = pulled.ResourcesRead == 0 && pulled.Result.Problems.Any(p => p.Code == ProblemCode.UnknownReference && p.Path == "Patient");
-        return (null, ApiOutcome.Fhir(ApiOutcome.From(pulled.Result.Problems), notFound ? StatusCodes.Status404NotFound : StatusCodes.Status422UnprocessableEntity));
+        return (null, ApiOutcome.Fhir(ApiOutcome.From(pulled.Problems), pulled.PatientNotFound ? StatusCodes.Status404NotFound : StatusCodes.Status422UnprocessableEntity));
     }
 
-    private static async Task<IResult> PullAsync(string patient, IServiceProvider services, Identity identity, CancellationToken cancellationToken)
+    private static async Task<IResult> PullAsync(string patient, PullProtocol pull, CancellationToken cancellationToken)
     {
-        var (protocol, error) = await PullProtocolAsync(patient, services, identity, cancellationToken);
+        var (protocol, error) = await PullProtocolAsync(patient, pull, cancellationToken);
         return protocol is null ? error! : Results.Text(ProtocolWriter.Write(protocol), Json, Encoding.UTF8);
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext context, string patient, string? asOf, string? baseline, IServiceProvider services, Identity identity, ApiValidator validator, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> ReportAsync(HttpContext context, string patient, string? asOf, string? baseline, PullProtocol pull, BuildReport build, CancellationToken cancellationToken)
     {
-        DateOnly? date = null;
-        if (asOf is not null)
+        switch (BuildReport.TryOptions(asOf, baseline, out var options))
         {
-            if (!DateOnly.TryParseExact(asOf, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d))
+            case ReportOptionError.AsOf:
                 return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"asOf '{asOf}' is not a date (fix: YYYY-MM-DD)", "asOf");
-            date = d;
+            case ReportOptionError.Baseline:
+                return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"baseline '{baseline}' is not one of {string.Join(", ", BuildReport.Baselines)}", "baseline");
         }
-        BaselineRule? rule = (baseline ?? "first") switch
-        {
-            "first" => BaselineRule.First,
-            "phase-1" => BaselineRule.FirstInPhase(1),
-            "phase-2" => BaselineRule.FirstInPhase(2),
-            "phase-3" => BaselineRule.FirstInPhase(3),
-            _ => null,
-        };
-        if (rule is null)
-            return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"baseline '{baseline}' is not one of first, phase-1, phase-2, phase-3", "baseline");
-        var (protocol, error) = await PullProtocolAsync(patient, services, identity, cancellationToken);
+        var (protocol, error) = await PullProtocolAsync(patient, pull, cancellationToken);
         if (protocol is null)
             return error!;
-        var readout = ClinicalReadout.Read(protocol, time, new ClinicalOptions { Baseline = rule, AsOf = date });
-        var report = ClinicalReport.Build(protocol, readout, identity, validator.Validate);
+        var report = build.Build(protocol, options);
         var html = context.Request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals(Html, StringComparison.OrdinalIgnoreCase));
         return html ? Results.Text(ReportHtml.Render(report), Html, Encoding.UTF8) : Results.Text(report.ToJson(), Json, Encoding.UTF8);
     }
 
     // ---------------- server ----------------
 
-    private static async Task<IResult> ProbeAsync(FhirServerConnection connection, CancellationToken cancellationToken)
-    {
-        var capabilities = await connection.CapabilitiesAsync(cancellationToken);
-        return Results.Json(ServerProbe.Describe(connection.BaseUrl, capabilities));
-    }
+    private static async Task<IResult> ProbeAsync(ProbeServer probe, CancellationToken cancellationToken) =>
+        Results.Json((await probe.ProbeAsync(live: false, cancellationToken)).Describe());
 
-    private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ApiValidator validator, LedgerSync sync, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadyAsync(FhirServerConnection connection, ValidatorPool validator, LedgerSync sync, CancellationToken cancellationToken)
     {
         var checks = new List<(string Check, bool Ok, string Detail)> { ("validator", validator.Warm, validator.Warm ? "warm" : "warming up") };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -18,18 +18,14 @@ using Scalar.AspNetCore;
 using Serilog;
 using Serilog.Context;
 using Serilog.Events;
-using Serilog.Formatting.Compact;
-using Serilog.Formatting.Display;
-using Trd.Fhir.Adapter.Cli;
-using Trd.Fhir.Adapter.Mapping;
-using Trd.Fhir.Adapter.Sync;
+using Trd.Fhir.Adapter.Composition;
 using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.Adapter.Api;
 
 /// <summary>
-/// The composition of <c>trd-fhir serve</c>: one <see cref="IHostBuilder"/> that <see cref="ServeCommand"/> runs on Kestrel
+/// The composition of <c>trd-fhir serve</c>: one <see cref="IHostBuilder"/> that <c>trd-fhir serve</c> runs on Kestrel
 /// and the tests' WebApplicationFactory runs on a TestServer (it overrides <c>CreateHostBuilder</c> with this one), so both
 /// exercise the same pipeline: correlation id → request log → OperationOutcome errors → routing → authentication → rate
 /// limit → authorization → endpoints (<see cref="ApiEndpoints"/>).
@@ -46,7 +42,7 @@ public static class ApiHost
             throw new ArgumentException(string.Join(Environment.NewLine, errors));
 
         // One Serilog logger per host (not the static Log.Logger: tests run several hosts), also given to the request log.
-        var logger = ConfigureLogging(new LoggerConfiguration(), settings).CreateLogger();
+        var logger = ConfigureLogging(TrdFhirLogging.Configure(settings.LogWriter ?? Console.Error, settings.JsonLogs, properties: true), settings).CreateLogger();
         return Host.CreateDefaultBuilder()
             .UseSerilog(logger, dispose: true)
             .ConfigureServices(services => services.AddSingleton<Serilog.ILogger>(logger))
@@ -65,35 +61,29 @@ public static class ApiHost
     }
 
     private static LoggerConfiguration ConfigureLogging(LoggerConfiguration log, ApiSettings settings) => log
-        .MinimumLevel.Information()
-        .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
         .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
-        .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
-        .MinimumLevel.Override("Polly", LogEventLevel.Warning)
-        .Enrich.FromLogContext()
-        .Enrich.With<NoRawPath>()
-        .WriteTo.Sink(new TextWriterSink(settings.LogWriter ?? Console.Error, settings.JsonLogs
-            ? new CompactJsonFormatter()
-            : new MessageTemplateTextFormatter("[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj} {Properties:j}{NewLine}{Exception}", CultureInfo.InvariantCulture)));
+        .Enrich.With<NoRawPath>();
 
     public static IServiceCollection AddTrdFhirApi(IServiceCollection services, ApiSettings settings)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         services.AddSingleton(settings);
-        services.AddSingleton(settings.Time);
-        services.AddSingleton(new Identity(settings.IdentifierBase));
-        services.AddTrdFhirTransport(settings.Server);
-        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), settings.Server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
-        services.AddSingleton(new ProtocolToFhir(new Identity(settings.IdentifierBase)));
-        services.AddTrdFhirLedger(settings.Ledger, o =>
+        services.AddTrdFhir(new TrdFhirOptions
         {
-            var sync = settings.Sync;
-            (o.MaxAttempts, o.Lease, o.RetryBaseDelay, o.MaxRetryDelay) = (sync.MaxAttempts, sync.Lease, sync.RetryBaseDelay, sync.MaxRetryDelay);
-            (o.DrainRetryHorizon, o.PollInterval, o.Parallelism, o.Worker) = (sync.DrainRetryHorizon, sync.PollInterval, sync.Parallelism, sync.Worker);
+            Server = settings.Server,
+            IdentifierBase = settings.IdentifierBase,
+            Time = settings.Time,
+            Ledger = settings.Ledger,
+            ConfigureLedger = o =>
+            {
+                var sync = settings.Sync;
+                (o.MaxAttempts, o.Lease, o.RetryBaseDelay, o.MaxRetryDelay) = (sync.MaxAttempts, sync.Lease, sync.RetryBaseDelay, sync.MaxRetryDelay);
+                (o.DrainRetryHorizon, o.PollInterval, o.Parallelism, o.Worker) = (sync.DrainRetryHorizon, sync.PollInterval, sync.Parallelism, sync.Worker);
+            },
         });
         if (settings.RunWorker)
             services.AddHostedService<LedgerWorker>();
-        services.AddSingleton<ApiValidator>();
-        services.AddHostedService(sp => sp.GetRequiredService<ApiValidator>());
+        services.AddHostedService<ValidatorWarmup>();
         services.AddTrdFhirApiAuth(settings);
         services.AddTrdFhirTelemetry();
         services.AddHsts(o => o.MaxAge = TimeSpan.FromDays(365));

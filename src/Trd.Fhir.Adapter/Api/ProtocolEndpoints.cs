@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Sync.Ledger;
+using Trd.Fhir.Adapter.UseCases;
 using Task = System.Threading.Tasks.Task;
 
 namespace Trd.Fhir.Adapter.Api;
@@ -32,24 +33,22 @@ public static class ProtocolEndpoints
 
     public static string StatusUrl(string protocolId) => $"/protocols/{Uri.EscapeDataString(protocolId)}/status";
 
-    private static async Task<IResult> PushAsync(HttpContext context, ApiSettings settings, ProtocolToFhir mapper, ApiValidator validator, LedgerSync sync, CancellationToken cancellationToken)
+    private static async Task<IResult> PushAsync(HttpContext context, ApiSettings settings, MapProtocol map, PushThroughLedger push, CancellationToken cancellationToken)
     {
         var (protocol, error) = await ApiEndpoints.ReadProtocolAsync(context, settings);
         if (protocol is null)
             return error!;
-        var outcome = validator.Validate(mapper.Map(protocol));
-        if (ApiOutcome.HasErrors(outcome))
-            return ApiOutcome.Fhir(outcome, StatusCodes.Status422UnprocessableEntity);
+        var mapped = map.Map(protocol);
+        if (mapped.Invalid)
+            return ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity);
 
         context.Response.Headers.ContentLocation = StatusUrl(protocol.Id);
         if (context.Request.Headers["Prefer"].Any(p => p is not null && p.Contains("respond-async", StringComparison.OrdinalIgnoreCase)))
         {
-            var queued = await sync.EnqueueAsync(protocol, cancellationToken);
-            return Results.Json(Summary(queued.Item, null), statusCode: StatusCodes.Status202Accepted);
+            var queued = await push.EnqueueAsync(protocol, cancellationToken);
+            return Results.Json(Summary(queued, null), statusCode: StatusCodes.Status202Accepted);
         }
-        var result = await sync.PushNowAsync(protocol, cancellationToken);
-        if (result.Report is null && result.Item.State == WorkState.Claimed && result.Item.ClaimedBy == sync.Worker)
-            result = new LedgerPushResult(await AwaitOwnWorkerAsync(result.Item, sync, settings.Time, cancellationToken), null);
+        var result = await push.PushNowAsync(protocol, cancellationToken);
         return result.Item.State switch
         {
             WorkState.Confirmed => Results.Json(Summary(result.Item, result.Report)),
@@ -57,21 +56,6 @@ public static class ProtocolEndpoints
             _ => Results.Json(Summary(result.Item, result.Report), statusCode: StatusCodes.Status202Accepted),
         };
     }
-
-    /// <summary>This process's background worker claimed the item between the enqueue and the request's own claim: its push is
-    /// under way, so wait for it (bounded by the lease) instead of answering 202 for work this very process is doing.</summary>
-    private static async Task<WorkItem> AwaitOwnWorkerAsync(WorkItem item, LedgerSync sync, TimeProvider time, CancellationToken cancellationToken)
-    {
-        var deadline = time.GetUtcNow() + OwnWorkerWait;
-        while (item.State == WorkState.Claimed && time.GetUtcNow() < deadline)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
-            item = await sync.Ledger.GetAsync(item.ProtocolId, cancellationToken) ?? item;
-        }
-        return item;
-    }
-
-    private static readonly TimeSpan OwnWorkerWait = TimeSpan.FromMinutes(5);
 
     private static async Task<IResult> StatusAsync(string id, LedgerSync sync, CancellationToken cancellationToken)
     {

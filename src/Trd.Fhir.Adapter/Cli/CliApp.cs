@@ -5,19 +5,22 @@ namespace Trd.Fhir.Adapter.Cli;
 /// <summary>The <c>trd-fhir</c> command line: verbs are thin handlers returning exit codes (see <see cref="ExitCodes"/>).</summary>
 public static class CliApp
 {
-    public static int Run(string[] args, CliConsole console)
+    /// <summary>Runs one command line; <paramref name="time"/> is the clock every verb waits and dates on (default: the system's).</summary>
+    public static int Run(string[] args, CliConsole console, TimeProvider? time = null)
     {
+        ArgumentNullException.ThrowIfNull(console);
+        time ??= TimeProvider.System;
         var root = new RootCommand("trd-fhir: map, validate and sync treatment-resistant-depression protocols as FHIR R4")
         {
             MapCommand.Create(console),
             ValidateCommand.Create(console),
             PackageCommand.Create(console),
-            SyncCommands.Push(console),
-            SyncCommands.Pull(console),
-            SyncCommands.Probe(console),
-            LedgerCommands.Create(console),
-            ReportCommand.Create(console),
-            ExportCommand.Create(console),
+            SyncCommands.Push(console, time),
+            SyncCommands.Pull(console, time),
+            SyncCommands.Probe(console, time),
+            LedgerCommands.Create(console, time),
+            ReportCommand.Create(console, time),
+            ExportCommand.Create(console, time),
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);

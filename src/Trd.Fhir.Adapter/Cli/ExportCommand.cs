@@ -18,7 +18,7 @@ internal static class ExportCommand
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static Command Create(CliConsole console)
+    public static Command Create(CliConsole console, TimeProvider clock)
     {
         var server = new ServerOptions();
         var group = new Option<string?>("--group") { Description = "Export the patients of this Group (Group/[id]/$export)" };
@@ -38,7 +38,7 @@ internal static class ExportCommand
             if (Request(parse, group, patients, system, since, types, console) is not { } request)
                 return ExitCodes.UsageOrInput;
             var directory = parse.GetValue(output)!;
-            await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
+            await using var services = server.Compose(parse, options, console, clock);
             var time = services.GetRequiredService<TimeProvider>();
             var client = new BulkDataClient(services.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, time);
             var workflow = new BulkExportWorkflow(client, time, services.GetRequiredService<ILogger<BulkExportWorkflow>>()) { Progress = p => console.Error(Line(p)) };

@@ -2,19 +2,16 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Composition;
 using Trd.Fhir.Adapter.Protocol;
-using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Sync.Ledger;
-using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 
-/// <summary><c>push --ledger</c> (the ledger-driven push) and <c>ledger list|retry</c>: thin handlers over <see cref="LedgerSync"/>
-/// and <see cref="ISyncLedger"/>.</summary>
+/// <summary><c>push --ledger</c> (the ledger-driven push, <see cref="PushThroughLedger"/>) and <c>ledger list|retry</c>: thin
+/// handlers over the use case and <see cref="ISyncLedger"/>.</summary>
 internal static class LedgerCommands
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -27,73 +24,43 @@ internal static class LedgerCommands
 
     // ---------------- push --ledger ----------------
 
-    /// <summary>
-    /// Recover abandoned claims, queue every protocol, push what is due with <paramref name="parallel"/> workers (failed pushes
-    /// due for a retry within two minutes are waited for), then one line per protocol. Without inputs, pushes what the ledger
-    /// has queued (e.g. after <c>ledger retry</c>). Exit 0 when every protocol concerned is confirmed, 1 otherwise.
-    /// </summary>
-    public static async Task<int> PushAsync(
-        CliConsole console, IServiceProvider services, string spec, int parallel, PushStrategy? strategy, Identity identity,
-        IReadOnlyList<(string File, TrdProtocol Protocol)> protocols, bool json, CancellationToken cancellationToken)
+    /// <summary><c>push --ledger</c>: checks <c>--parallel</c> and opens the ledger; null (after saying why) when either is wrong.</summary>
+    public static async Task<ISyncLedger?> OpenForPushAsync(CliConsole console, IServiceProvider services, string spec, int parallel, CancellationToken cancellationToken)
     {
         if (parallel is < 1 or > 64)
         {
             console.Error($"trd-fhir: --parallel {parallel} is out of range (fix: 1–64)");
-            return ExitCodes.UsageOrInput;
+            return null;
         }
-        await using var ledger = await OpenAsync(console, spec, cancellationToken);
-        if (ledger is null)
-            return ExitCodes.UsageOrInput;
-        var push = new PushWorkflow(services.GetRequiredService<FhirServerConnection>(), services.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = strategy };
-        var sync = new LedgerSync(ledger, push, new ProtocolToFhir(identity), new LedgerSyncOptions(), TimeProvider.System, services.GetRequiredService<ILogger<LedgerSync>>());
+        return await OpenAsync(console, spec, services.GetRequiredService<TimeProvider>(), cancellationToken);
+    }
 
-        var unchanged = new HashSet<string>(StringComparer.Ordinal);
-        int processed;
-        try
+    /// <summary>
+    /// <c>push --ledger</c>: the <see cref="PushThroughLedger"/> use case over the opened <paramref name="ledger"/>, then one
+    /// line per protocol. Exit 0 when every protocol concerned is confirmed, 1 otherwise.
+    /// </summary>
+    public static async Task<int> PushAsync(
+        CliConsole console, IServiceProvider services, ISyncLedger ledger, int parallel,
+        IReadOnlyList<(string File, TrdProtocol Protocol)> protocols, bool json, CancellationToken cancellationToken)
+    {
+        var run = await services.LedgerRun(ledger).RunAsync(protocols.Select(p => ((string?)p.File, p.Protocol)).ToList(), parallel, cancellationToken);
+        if (run.Recovered > 0)
+            console.Error($"recovered {run.Recovered} protocol push(es) an earlier run left unfinished: reconciled with the server by identifier, nothing is sent twice");
+        if (run.Failure is { } failure)
         {
-            var recovered = await sync.RecoverAsync(cancellationToken);
-            if (recovered > 0)
-                console.Error($"recovered {recovered} protocol push(es) an earlier run left unfinished: reconciled with the server by identifier, nothing is sent twice");
-            foreach (var (_, protocol) in protocols)
-            {
-                var queued = await sync.EnqueueAsync(protocol, cancellationToken);
-                if (!queued.Queued && queued.Item.State == WorkState.Confirmed)
-                    unchanged.Add(protocol.Id);
-            }
-            processed = await sync.DrainAsync(parallel, cancellationToken);
-
-            // A shared ledger (PostgreSQL): protocols of this run that another process is still pushing. Wait for them — a
-            // live worker confirms them, a claim whose lease ends is taken over here — so the run ends with each one settled.
-            var ours = protocols.Select(p => p.Protocol.Id).ToHashSet(StringComparer.Ordinal);
-            while ((await ledger.ListAsync(WorkState.Claimed, cancellationToken)).Any(i => ours.Count == 0 || ours.Contains(i.ProtocolId)))
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, cancellationToken);
-                processed += await sync.DrainAsync(parallel, cancellationToken);
-            }
-        }
-        catch (System.Data.Common.DbException e)
-        {
-            // The ledger failed mid-run (disk full, database gone): what it recorded stays; the next run resumes from there.
-            console.Error($"trd-fhir: the ledger {ledger.Location} failed: {e.Message} (fix: check the disk or the database, then run the same command again)");
+            console.Error($"trd-fhir: {failure}");
             return ExitCodes.ValidationFailed;
         }
-        console.Error($"ledger {ledger.Location}: {processed} push(es) processed, {unchanged.Count} protocol(s) unchanged since their last confirmed push");
-
-        var rows = protocols.Count > 0
-            ? protocols.Select(p => (File: (string?)p.File, Id: p.Protocol.Id)).ToList()
-            : (await ledger.ListAsync(null, cancellationToken)).Select(i => (File: (string?)null, Id: i.ProtocolId)).ToList();
-        var summary = new List<(string? File, WorkItem Item, IReadOnlyList<LedgerResource> Resources)>();
-        foreach (var (file, id) in rows)
-            summary.Add((file, (await ledger.GetAsync(id, cancellationToken))!, await ledger.ResourcesAsync(id, cancellationToken)));
+        console.Error($"ledger {ledger.Location}: {run.Processed} push(es) processed, {run.Unchanged.Count} protocol(s) unchanged since their last confirmed push");
 
         if (json)
         {
-            console.Write(JsonSerializer.Serialize(summary.Select(s => new
+            console.Write(JsonSerializer.Serialize(run.Rows.Select(s => new
             {
                 file = s.File,
                 protocol = s.Item.ProtocolId,
                 state = Name(s.Item.State),
-                unchanged = unchanged.Contains(s.Item.ProtocolId),
+                unchanged = run.Unchanged.Contains(s.Item.ProtocolId),
                 attempts = s.Item.Attempts,
                 nextAttemptAt = s.Item.NextAttemptAt,
                 lastError = s.Item.LastError,
@@ -102,27 +69,27 @@ internal static class LedgerCommands
         }
         else
         {
-            foreach (var (file, item, resources) in summary)
+            foreach (var (file, item, resources) in run.Rows)
             {
                 var counts = string.Join(", ", resources.GroupBy(r => r.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Name(g.Key)}"));
-                var what = unchanged.Contains(item.ProtocolId) ? "unchanged since the last confirmed push, nothing sent" : $"{Name(item.State)} after {item.Attempts} attempt(s)";
+                var what = run.Unchanged.Contains(item.ProtocolId) ? "unchanged since the last confirmed push, nothing sent" : $"{Name(item.State)} after {item.Attempts} attempt(s)";
                 console.Out($"{(file is null ? "" : file + " → ")}protocol {item.ProtocolId}: {what}; resources: {(counts.Length == 0 ? "none" : counts)}");
                 if (item.State != WorkState.Confirmed && item.LastError is { } error)
                     console.Out($"  {(item.State == WorkState.Failed ? $"retry at {item.NextAttemptAt:O}" : "reason")}: {error}");
             }
         }
-        return summary.All(s => s.Item.State == WorkState.Confirmed) ? ExitCodes.Success : ExitCodes.ValidationFailed;
+        return run.AllConfirmed ? ExitCodes.Success : ExitCodes.ValidationFailed;
     }
 
     // ---------------- ledger list | retry ----------------
 
-    public static Command Create(CliConsole console) => new("ledger", "Inspect the sync ledger and re-queue dead letters")
+    public static Command Create(CliConsole console, TimeProvider time) => new("ledger", "Inspect the sync ledger and re-queue dead letters")
     {
-        List(console),
-        Retry(console),
+        List(console, time),
+        Retry(console, time),
     };
 
-    private static Command List(CliConsole console)
+    private static Command List(CliConsole console, TimeProvider time)
     {
         var ledgerOption = LedgerOption(required: true);
         var state = new Option<string?>("--state") { Description = "Only items in this state: queued | claimed | confirmed | failed | dead" };
@@ -146,7 +113,7 @@ internal static class LedgerCommands
                 console.Error($"trd-fhir: --format '{parse.GetValue(format)}' is not one of text, json");
                 return ExitCodes.UsageOrInput;
             }
-            await using var ledger = await OpenAsync(console, parse.GetValue(ledgerOption)!, cancellationToken);
+            await using var ledger = await OpenAsync(console, parse.GetValue(ledgerOption)!, time, cancellationToken);
             if (ledger is null)
                 return ExitCodes.UsageOrInput;
             var items = await ledger.ListAsync(filter, cancellationToken);
@@ -189,7 +156,7 @@ internal static class LedgerCommands
         return command;
     }
 
-    private static Command Retry(CliConsole console)
+    private static Command Retry(CliConsole console, TimeProvider time)
     {
         var ledgerOption = LedgerOption(required: true);
         var ids = new Argument<string[]>("protocol-ids") { Description = "Protocol ids of dead letters to re-queue", Arity = ArgumentArity.ZeroOrMore };
@@ -203,7 +170,7 @@ internal static class LedgerCommands
                 console.Error("trd-fhir: ledger retry needs protocol ids or --all (not both)");
                 return ExitCodes.UsageOrInput;
             }
-            await using var ledger = await OpenAsync(console, parse.GetValue(ledgerOption)!, cancellationToken);
+            await using var ledger = await OpenAsync(console, parse.GetValue(ledgerOption)!, time, cancellationToken);
             if (ledger is null)
                 return ExitCodes.UsageOrInput;
             var exit = ExitCodes.Success;
@@ -228,29 +195,12 @@ internal static class LedgerCommands
     // ---------------- shared ----------------
 
     /// <summary>Opens and initialises the ledger; a spec or store problem is printed (with a fix) and gives null.</summary>
-    private static async Task<ISyncLedger?> OpenAsync(CliConsole console, string spec, CancellationToken cancellationToken)
+    private static async Task<ISyncLedger?> OpenAsync(CliConsole console, string spec, TimeProvider time, CancellationToken cancellationToken)
     {
-        ISyncLedger ledger;
-        try
-        {
-            ledger = SyncLedgers.Open(spec, TimeProvider.System);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException)
-        {
-            console.Error($"trd-fhir: --ledger: {e.Message} (fix: give {SyncLedgers.SpecHint})");
-            return null;
-        }
-        try
-        {
-            await ledger.InitializeAsync(cancellationToken);
-            return ledger;
-        }
-        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or System.Data.Common.DbException or TimeoutException)
-        {
-            console.Error($"trd-fhir: the ledger {ledger.Location} cannot be opened: {e.Message} (fix: check the path, its permissions, or that the database is reachable)");
-            await ledger.DisposeAsync();
-            return null;
-        }
+        var (ledger, error) = await PushThroughLedger.OpenAsync(spec, time, cancellationToken);
+        if (error is not null)
+            console.Error($"trd-fhir: {error}");
+        return ledger;
     }
 
     private static string Name(WorkState state) => state.ToString().ToLowerInvariant();

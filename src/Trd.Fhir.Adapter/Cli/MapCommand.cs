@@ -2,6 +2,7 @@ using System.CommandLine;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.UseCases;
 using Trd.Fhir.Profiles;
 
 namespace Trd.Fhir.Adapter.Cli;
@@ -29,8 +30,10 @@ internal static class MapCommand
         command.SetAction(parse =>
         {
             var identity = new Identity(parse.GetValue(identifierBase)!);
-            var files = InputFiles.Expand(parse.GetValue(inputs)!, console, out var missing);
-            if (missing)
+            var files = InputFiles.Protocols(parse.GetValue(inputs)!, out var missing);
+            foreach (var path in missing)
+                console.Error($"{path}: no such file or directory (fix: check the path)");
+            if (missing.Count > 0)
                 return ExitCodes.UsageOrInput;
             var target = parse.GetValue(output);
             var directory = parse.GetValue(outDir);
@@ -41,14 +44,19 @@ internal static class MapCommand
             }
             if (directory is not null)
                 Directory.CreateDirectory(directory);
-            using var validator = parse.GetValue(reverse) || parse.GetValue(noValidate) ? null : SharedValidator.Open(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), console);
-            if (validator is null && !parse.GetValue(reverse) && !parse.GetValue(noValidate))
+            ValidatorPool? validator = null;
+            if (!parse.GetValue(reverse) && !parse.GetValue(noValidate) && !ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), out validator, out var problem))
+            {
+                console.Error(problem!);
                 return ExitCodes.UsageOrInput;
+            }
+            using var lease = validator;
+            var map = new MapProtocol(identity, validator);
 
             var exit = ExitCodes.Success;
             foreach (var file in files)
             {
-                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, identity, console) : Forward(file, identity, console, validator);
+                var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, map, console) : Forward(file, map, console);
                 if (!ok)
                 {
                     exit = ExitCodes.UsageOrInput;
@@ -75,31 +83,28 @@ internal static class MapCommand
         return command;
     }
 
-    private static (string Text, string Summary, bool Ok) Forward(string file, Identity identity, CliConsole console, SharedValidator? validator)
+    private static (string Text, string Summary, bool Ok) Forward(string file, MapProtocol map, CliConsole console)
     {
-        var result = ProtocolReader.Read(File.ReadAllBytes(file));
-        console.Problems(file, result.Problems);
-        if (result.Protocol is not { } protocol)
+        var mapped = map.Map(File.ReadAllBytes(file));
+        console.Problems(file, mapped.Problems);
+        if (mapped.Bundle is not { } bundle)
             return ("", "", false);
-        var bundle = new ProtocolToFhir(identity).Map(protocol);
-        if (validator is not null && !ValidateCommand.CheckMapped(file, bundle, validator, console))
+        if (mapped.Validation is { } outcome && !ValidateCommand.ReportMapped(file, bundle, outcome, console, "map"))
             return ("", "", true);
         var counts = bundle.Entry.GroupBy(e => e.Resource!.TypeName).Select(g => $"{g.Count()} {g.Key}");
         return (FhirJson.Serialize(bundle), $"{bundle.Entry.Count} resources ({string.Join(", ", counts)})", true);
     }
 
-    private static (string Text, string Summary, bool Ok) Reverse(string file, Identity identity, CliConsole console)
+    private static (string Text, string Summary, bool Ok) Reverse(string file, MapProtocol map, CliConsole console)
     {
-        var parsed = TrdFhirParser.Parse(File.ReadAllBytes(file), xml: false);
-        if (parsed.Resource is not { } resource)
+        var reversed = map.Reverse(File.ReadAllBytes(file));
+        if (reversed.NotFhir is { } issue)
         {
-            var issue = parsed.Outcome.Issue[0];
             var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
             console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
             return ("", "", false);
         }
-        var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
-        var result = new FhirToProtocol(identity).Read(resources);
+        var result = reversed.Result!;
         console.Problems(file, result.Problems);
         if (result.Protocol is not { } protocol)
             return ("", "", false);

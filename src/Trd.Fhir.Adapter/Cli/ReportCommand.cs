@@ -1,10 +1,12 @@
 using System.CommandLine;
-using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using Trd.Fhir.Adapter.Clinical;
+using Trd.Fhir.Adapter.Composition;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Report;
-using Trd.Fhir.Profiles;
+using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 
@@ -16,9 +18,8 @@ namespace Trd.Fhir.Adapter.Cli;
 /// </summary>
 internal static class ReportCommand
 {
-    public static Command Create(CliConsole console, TimeProvider? time = null)
+    public static Command Create(CliConsole console, TimeProvider time)
     {
-        var clock = time ?? TimeProvider.System;
         var input = new Argument<string?>("protocol") { Description = "Protocol document (.json); or use --server and --patient", Arity = ArgumentArity.ZeroOrOne };
         var server = new ServerOptions();
         server.Server.Required = false;
@@ -47,11 +48,19 @@ internal static class ReportCommand
                 console.Error($"report: --format '{parse.GetValue(format)}' is not one of html, json");
                 return ExitCodes.UsageOrInput;
             }
-            if (!TryOptions(parse.GetValue(asOf), parse.GetValue(baseline)!, console, out var options))
-                return ExitCodes.UsageOrInput;
-            var identity = new Identity(parse.GetValue(identifierBase)!);
+            switch (BuildReport.TryOptions(parse.GetValue(asOf), parse.GetValue(baseline)!, out var options))
+            {
+                case ReportOptionError.AsOf:
+                    console.Error($"report: --as-of '{parse.GetValue(asOf)}' is not a date YYYY-MM-DD");
+                    return ExitCodes.UsageOrInput;
+                case ReportOptionError.Baseline:
+                    console.Error($"report: --baseline '{parse.GetValue(baseline)}' is not one of {string.Join(", ", BuildReport.Baselines)}");
+                    return ExitCodes.UsageOrInput;
+            }
 
             TrdProtocol? protocol;
+            FhirServerOptions? serverOptions = null;
+            PatientKey who = default;
             if (file is not null)
             {
                 if (!File.Exists(file))
@@ -67,22 +76,28 @@ internal static class ReportCommand
             }
             else
             {
-                if (!ServerOptions.TryParsePatient(parse.GetValue(patient), out var system, out var value))
+                if (!PatientKey.TryParse(parse.GetValue(patient), out who))
                 {
                     console.Error($"report: --server needs --patient system|value (fix: {ServerOptions.PatientHint})");
                     return ExitCodes.UsageOrInput;
                 }
-                if (!SyncCommands.Ready(server, parse, console, out var serverOptions))
+                if (!SyncCommands.Ready(server, parse, console, out var ready))
                     return ExitCodes.UsageOrInput;
-                (protocol, _) = await SyncCommands.PullProtocolAsync(server, parse, serverOptions, console, identity, system, value, null, cancellationToken);
+                serverOptions = ready;
+                protocol = null;
+            }
+
+            await using var services = serverOptions is null
+                ? new ServiceCollection().AddTrdFhir(new TrdFhirOptions { IdentifierBase = parse.GetValue(identifierBase)!, Time = time }).BuildServiceProvider()
+                : server.Compose(parse, serverOptions, console, time, parse.GetValue(identifierBase));
+            if (protocol is null)
+            {
+                protocol = (await SyncCommands.PullAsync(services, console, who, null, cancellationToken)).Protocol;
                 if (protocol is null)
                     return ExitCodes.ValidationFailed;
             }
-
-            var readout = ClinicalReadout.Read(protocol, clock, options);
-            ClinicalReport report;
-            using (var validator = TrdValidator.Create())
-                report = ClinicalReport.Build(protocol, readout, identity, b => validator.ValidateBundle(b));
+            var report = services.GetRequiredService<BuildReport>().Build(protocol, options);
+            var readout = report.Readout;
             var rendered = parse.GetValue(format) == "json" ? report.ToJson() : ReportHtml.Render(report);
             if (parse.GetValue(output) is { } target)
             {
@@ -94,33 +109,5 @@ internal static class ReportCommand
             return report.Errors == 0 ? ExitCodes.Success : ExitCodes.ValidationFailed;
         });
         return command;
-    }
-
-    private static bool TryOptions(string? asOf, string baseline, CliConsole console, out ClinicalOptions options)
-    {
-        options = new ClinicalOptions();
-        DateOnly? date = null;
-        if (asOf is not null)
-        {
-            if (!DateOnly.TryParseExact(asOf, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d))
-            {
-                console.Error($"report: --as-of '{asOf}' is not a date YYYY-MM-DD");
-                return false;
-            }
-            date = d;
-        }
-        BaselineRule rule;
-        switch (baseline)
-        {
-            case "first": rule = BaselineRule.First; break;
-            case "phase-1": rule = BaselineRule.FirstInPhase(1); break;
-            case "phase-2": rule = BaselineRule.FirstInPhase(2); break;
-            case "phase-3": rule = BaselineRule.FirstInPhase(3); break;
-            default:
-                console.Error($"report: --baseline '{baseline}' is not one of first, phase-1, phase-2, phase-3");
-                return false;
-        }
-        options = new ClinicalOptions { Baseline = rule, AsOf = date };
-        return true;
     }
 }

@@ -1,18 +1,14 @@
 using System.CommandLine;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Serilog;
-using Serilog.Events;
-using Serilog.Core;
-using Serilog.Formatting;
-using Serilog.Formatting.Compact;
-using Serilog.Formatting.Display;
+using Trd.Fhir.Adapter.Composition;
+using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 
 /// <summary>The options every verb that talks to a FHIR server shares (--server, --auth …), and the composition of the
-/// services they need (transport, logging). Secrets can come from the environment so they stay out of shell history.</summary>
+/// services they need (through the composition root). Secrets can come from the environment so they stay out of shell history.</summary>
 internal sealed class ServerOptions
 {
     public Option<string> Server { get; } = new("--server") { Description = "FHIR base URL, e.g. https://fhir.example.org/r4", Required = true };
@@ -68,17 +64,7 @@ internal sealed class ServerOptions
         },
     };
 
-    /// <summary>A patient given as <c>system|value</c> on the command line.</summary>
-    public static bool TryParsePatient(string? text, out string system, out string value)
-    {
-        var bar = text?.IndexOf('|', StringComparison.Ordinal) ?? -1;
-        var ok = text is not null && bar > 0 && bar < text.Length - 1;
-        system = ok ? text![..bar] : "";
-        value = ok ? text![(bar + 1)..] : "";
-        return ok;
-    }
-
-    public const string PatientHint = "e.g. --patient https://hospital.example.org/mrn|12345";
+    public const string PatientHint = "e.g. --patient " + PatientKey.Example;
 
     private static Uri? AbsoluteUrl(string? text) =>
         text is not null && Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var url) ? url : null;
@@ -93,35 +79,15 @@ internal sealed class ServerOptions
         _ => options.BaseUrl is { IsAbsoluteUri: true } url && url.Scheme is "http" or "https" ? null : "--server must be an absolute http(s) URL",
     };
 
-    /// <summary>Transport, connection and Serilog logging (stderr) for one CLI run.</summary>
-    public static ServiceProvider Compose(FhirServerOptions options, CliConsole console, bool jsonLogs, bool verbose)
-    {
-        var logger = new LoggerConfiguration()
-            .MinimumLevel.Is(verbose ? LogEventLevel.Debug : LogEventLevel.Information)
-            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .MinimumLevel.Override("Polly", LogEventLevel.Warning)
-            .Enrich.FromLogContext()
-            .WriteTo.Sink(new TextWriterSink(console.StdErr, jsonLogs
-                ? new CompactJsonFormatter()
-                : new MessageTemplateTextFormatter("[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}", System.Globalization.CultureInfo.InvariantCulture)))
-            .CreateLogger();
-        var services = new ServiceCollection();
-        services.AddLogging(b => b.ClearProviders().AddSerilog(logger, dispose: true));
-        services.AddTrdFhirTransport(options); // auth + resilience, once, at the HttpClient seam
-        services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), options.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>()));
-        return services.BuildServiceProvider();
-    }
-}
-
-/// <summary>Serilog to the CLI's stderr writer (tests capture it; stdout stays for results).</summary>
-internal sealed class TextWriterSink(TextWriter writer, ITextFormatter formatter) : ILogEventSink
-{
-    private readonly Lock _lock = new();
-
-    public void Emit(LogEvent logEvent)
-    {
-        lock (_lock)
-            formatter.Format(logEvent, writer);
-    }
+    /// <summary>The composition root (<see cref="TrdFhirServices.AddTrdFhir"/>) for one CLI run: logging to stderr, transport,
+    /// the server connection, the validator pool and the use cases.</summary>
+    public ServiceProvider Compose(ParseResult parse, FhirServerOptions options, CliConsole console, TimeProvider time, string? identifierBase = null, PushStrategy? forced = null) =>
+        new ServiceCollection().AddTrdFhir(new TrdFhirOptions
+        {
+            Server = options,
+            IdentifierBase = identifierBase ?? Identity.DefaultBase,
+            Time = time,
+            ForcedStrategy = forced,
+            Logger = TrdFhirLogging.Configure(console.StdErr, parse.GetValue(JsonLogs), parse.GetValue(Verbose)).CreateLogger(),
+        }).BuildServiceProvider();
 }

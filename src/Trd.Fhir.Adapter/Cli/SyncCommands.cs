@@ -1,22 +1,19 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Hl7.Fhir.Model;
-using Hl7.Fhir.Rest;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Transport;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 
-/// <summary><c>push</c>, <c>pull</c> and <c>probe</c>: thin handlers over Sync and Transport.</summary>
+/// <summary><c>push</c>, <c>pull</c> and <c>probe</c>: parse the options, call the use case, render its result.</summary>
 internal static class SyncCommands
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     internal static bool Ready(ServerOptions server, ParseResult parse, CliConsole console, out FhirServerOptions options)
     {
@@ -31,7 +28,7 @@ internal static class SyncCommands
 
     // ---------------- push ----------------
 
-    public static Command Push(CliConsole console)
+    public static Command Push(CliConsole console, TimeProvider time)
     {
         var server = new ServerOptions();
         var inputs = new Argument<string[]>("inputs") { Description = "Protocol document(s) (.json) or directories of them (with --ledger: none pushes what the ledger has queued)", Arity = ArgumentArity.ZeroOrMore };
@@ -40,7 +37,8 @@ internal static class SyncCommands
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
         var ledger = LedgerCommands.LedgerOption(required: false);
         var parallel = new Option<int>("--parallel") { Description = "With --ledger: protocols pushed at once (1–64)", DefaultValueFactory = _ => 1 };
-        var command = new Command("push", "Map protocol documents and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel };
+        var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundles against the profiles before sending (by default a protocol whose Bundle does not conform stops the push before anything is sent, exit 1)" };
+        var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate };
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -60,8 +58,10 @@ internal static class SyncCommands
                 console.Error("trd-fhir: push needs protocol documents (or --ledger SPEC to push what a ledger has queued)");
                 return ExitCodes.UsageOrInput;
             }
-            var files = InputFiles.Expand(parse.GetValue(inputs) ?? [], console, out var missing);
-            if (missing)
+            var files = InputFiles.Protocols(parse.GetValue(inputs) ?? [], out var missing);
+            foreach (var path in missing)
+                console.Error($"{path}: no such file or directory (fix: check the path)");
+            if (missing.Count > 0)
                 return ExitCodes.UsageOrInput;
             var protocols = new List<(string File, TrdProtocol Protocol)>();
             foreach (var file in files)
@@ -73,25 +73,39 @@ internal static class SyncCommands
                 protocols.Add((file, read.Protocol));
             }
 
-            await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
-            if (ledgerSpec is not null)
-                return await LedgerCommands.PushAsync(console, services, ledgerSpec, parse.GetValue(parallel), forced, new Identity(parse.GetValue(identifierBase)!), protocols, parse.GetValue(format) == "json", cancellationToken);
-            var workflow = new PushWorkflow(services.GetRequiredService<FhirServerConnection>(), services.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = forced };
-            var mapper = new ProtocolToFhir(new Identity(parse.GetValue(identifierBase)!));
-            var reports = new List<(string File, PushReport Report)>();
-            for (var i = 0; i < protocols.Count; i++)
+            await using var services = server.Compose(parse, options, console, time, parse.GetValue(identifierBase), forced);
+            // The ledger is opened first: a wrong --ledger fails at once, and on a shared ledger this process queues up with
+            // the others before the (long) validation of many protocols.
+            var ledgerStore = ledgerSpec is null ? null : await LedgerCommands.OpenForPushAsync(console, services, ledgerSpec, parse.GetValue(parallel), cancellationToken);
+            if (ledgerSpec is not null && ledgerStore is null)
+                return ExitCodes.UsageOrInput;
+            await using var ownedLedger = ledgerStore;
+            var push = services.GetRequiredService<PushProtocols>();
+            // Validated first, every one of them: nothing is sent while one protocol maps to a Bundle that does not conform.
+            var prepared = push.Prepare(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate));
+            var conform = true;
+            for (var i = 0; i < prepared.Count; i++)
             {
-                var (file, protocol) = protocols[i];
-                if (protocols.Count > 1)
-                    console.Error($"[{i + 1}/{protocols.Count}] {file}");
-                reports.Add((file, await workflow.PushAsync(protocol, mapper.Map(protocol), cancellationToken)));
+                if (prepared[i].Validation is { } outcome)
+                    conform &= ValidateCommand.ReportMapped(protocols[i].File, prepared[i].Bundle!, outcome, console, "push");
             }
+            if (!conform)
+                return ExitCodes.ValidationFailed;
+
+            if (ledgerStore is not null)
+                return await LedgerCommands.PushAsync(console, services, ledgerStore, parse.GetValue(parallel), protocols, parse.GetValue(format) == "json", cancellationToken);
+            var reports = await push.PushAsync(prepared, i =>
+            {
+                if (protocols.Count > 1)
+                    console.Error($"[{i + 1}/{protocols.Count}] {protocols[i].File}");
+            }, cancellationToken);
+            var results = protocols.Select(p => p.File).Zip(reports).ToList();
             if (parse.GetValue(format) == "json")
-                console.Write(JsonSerializer.Serialize(reports.Select(r => new { file = r.File, protocol = r.Report.ProtocolId, strategy = r.Report.Strategy?.ToString().ToLowerInvariant(), success = r.Report.Success, notes = r.Report.Notes, outcomes = r.Report.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(results.Select(r => new { file = r.First, protocol = r.Second.ProtocolId, strategy = r.Second.Strategy?.ToString().ToLowerInvariant(), success = r.Second.Success, notes = r.Second.Notes, outcomes = r.Second.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
             else
-                foreach (var (file, report) in reports)
+                foreach (var (file, report) in results)
                     WriteSummary(console, file, report);
-            return reports.All(r => r.Report.Success) ? ExitCodes.Success : ExitCodes.ValidationFailed;
+            return reports.All(r => r.Success) ? ExitCodes.Success : ExitCodes.ValidationFailed;
         });
         return command;
     }
@@ -110,7 +124,7 @@ internal static class SyncCommands
 
     // ---------------- pull ----------------
 
-    public static Command Pull(CliConsole console)
+    public static Command Pull(CliConsole console, TimeProvider time)
     {
         var server = new ServerOptions();
         var patient = new Option<string>("--patient") { Description = "The patient's identifier as system|value", Required = true };
@@ -124,43 +138,39 @@ internal static class SyncCommands
             if (!Ready(server, parse, console, out var options))
                 return ExitCodes.UsageOrInput;
             var text = parse.GetValue(patient)!;
-            if (!ServerOptions.TryParsePatient(text, out var system, out var value))
+            if (!PatientKey.TryParse(text, out var who))
             {
                 console.Error($"trd-fhir: --patient '{text}' is not system|value (fix: {ServerOptions.PatientHint})");
                 return ExitCodes.UsageOrInput;
             }
-            var (protocol, read) = await PullProtocolAsync(server, parse, options, console, new Identity(parse.GetValue(identifierBase)!), system, value, parse.GetValue(since), cancellationToken);
-            if (protocol is null)
+            await using var services = server.Compose(parse, options, console, time, parse.GetValue(identifierBase));
+            var pulled = await PullAsync(services, console, who, parse.GetValue(since), cancellationToken);
+            if (pulled.Protocol is not { } protocol)
                 return ExitCodes.ValidationFailed;
             var json = ProtocolWriter.Write(protocol);
             if (parse.GetValue(output) is { } file)
                 await File.WriteAllTextAsync(file, json, cancellationToken);
             else
                 console.Write(json);
-            console.Error($"pulled {read} resources: {protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9 assessments");
+            console.Error($"pulled {pulled.ResourcesRead} resources: {protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9 assessments");
             return ExitCodes.Success;
         });
         return command;
     }
 
-    /// <summary>The pull step shared by <c>pull</c> and <c>report --server</c>: notes and problems go to stderr; the protocol
-    /// is null when none could be rebuilt (patient not found, nothing readable).</summary>
-    internal static async Task<(TrdProtocol? Protocol, int ResourcesRead)> PullProtocolAsync(
-        ServerOptions server, ParseResult parse, FhirServerOptions options, CliConsole console, Identity identity,
-        string system, string value, DateTimeOffset? since, CancellationToken cancellationToken)
+    /// <summary>The pull of <c>pull</c> and <c>report --server</c>: notes and problems go to stderr.</summary>
+    internal static async Task<PulledProtocol> PullAsync(IServiceProvider services, CliConsole console, PatientKey patient, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
-        var workflow = new PullWorkflow(services.GetRequiredService<FhirServerConnection>(), new FhirToProtocol(identity), services.GetRequiredService<ILogger<PullWorkflow>>());
-        var result = await workflow.PullAsync(system, value, since, cancellationToken);
-        foreach (var note in result.Notes)
+        var pulled = await services.GetRequiredService<PullProtocol>().PullAsync(patient, since, cancellationToken);
+        foreach (var note in pulled.Notes)
             console.Error($"note: {note}");
-        console.Problems("pull", result.Result.Problems);
-        return (result.Result.Protocol, result.ResourcesRead);
+        console.Problems("pull", pulled.Problems);
+        return pulled;
     }
 
     // ---------------- probe ----------------
 
-    public static Command Probe(CliConsole console)
+    public static Command Probe(CliConsole console, TimeProvider time)
     {
         var server = new ServerOptions();
         var live = new Option<bool>("--live") { Description = "Also run real checks (create, read, conditional create twice, delete) with a sandbox identifier" };
@@ -171,82 +181,31 @@ internal static class SyncCommands
         {
             if (!Ready(server, parse, console, out var options))
                 return ExitCodes.UsageOrInput;
-            await using var services = ServerOptions.Compose(options, console, parse.GetValue(server.JsonLogs), parse.GetValue(server.Verbose));
-            var connection = services.GetRequiredService<FhirServerConnection>();
-            var capabilities = await connection.CapabilitiesAsync(cancellationToken);
-            var kinds = PullWorkflow.ResourceTypes.Select(type => (Type: type, Caps: capabilities.For(type))).ToArray();
-            var liveChecks = parse.GetValue(live) ? await LiveChecksAsync(connection, cancellationToken) : null;
+            await using var services = server.Compose(parse, options, console, time);
+            var probe = await services.GetRequiredService<ProbeServer>().ProbeAsync(parse.GetValue(live), cancellationToken);
             if (parse.GetValue(format) == "json")
             {
-                console.Write(JsonSerializer.Serialize(ServerProbe.Describe(connection.BaseUrl, capabilities, liveChecks), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(probe.Describe(), Json) + "\n");
             }
             else
             {
-                console.Out($"{connection.BaseUrl} — {capabilities.Software}");
+                var capabilities = probe.Capabilities;
+                console.Out($"{probe.Server} — {capabilities.Software}");
                 console.Out($"push strategy: {capabilities.PreferredStrategy.ToString().ToLowerInvariant()} (transaction {Yes(capabilities.Transaction)}, batch {Yes(capabilities.Batch)}; falls back on refusal)");
                 console.Out($"  {"resource",-22}{"read",6}{"search",8}{"create",8}{"update",8}{"cond.create",13}{"cond.update",13}");
-                foreach (var (type, caps) in kinds)
+                foreach (var (type, caps) in probe.Kinds)
                     console.Out($"  {type,-22}{Yes(caps.Read),6}{Yes(caps.Search),8}{Yes(caps.Create),8}{Yes(caps.Update),8}{Yes(caps.ConditionalCreate),13}{Yes(caps.ConditionalUpdate),13}");
-                var unwritable = kinds.Where(k => !k.Caps.Create).Select(k => k.Type).ToArray();
-                var unreadable = kinds.Where(k => !k.Caps.Search).Select(k => k.Type).ToArray();
+                var unwritable = probe.Kinds.Where(k => !k.Caps.Create).Select(k => k.Type).ToArray();
+                var unreadable = probe.Kinds.Where(k => !k.Caps.Search).Select(k => k.Type).ToArray();
                 console.Out(unwritable.Length == 0 ? "every resource kind of the protocol can be pushed" : $"will NOT be pushed (reported per resource): {string.Join(", ", unwritable)}");
                 console.Out(unreadable.Length == 0 ? "every resource kind of the protocol can be pulled" : $"will NOT be pulled: {string.Join(", ", unreadable)}");
-                foreach (var check in liveChecks ?? [])
+                foreach (var check in probe.Live ?? [])
                     console.Out($"live: {check.Check}: {(check.Ok ? "ok" : "FAILED")} — {check.Detail}");
             }
-            return liveChecks?.All(c => c.Ok) == false ? ExitCodes.ValidationFailed : ExitCodes.Success;
+            return probe.LiveFailed ? ExitCodes.ValidationFailed : ExitCodes.Success;
         });
         return command;
     }
 
     private static string Yes(bool value) => value ? "yes" : "no";
-
-    /// <summary>Real round trip with a synthetic Observation carrying a sandbox identifier (no patient, no PHI), deleted at the end.</summary>
-    private static async Task<List<(string Check, bool Ok, string Detail)>> LiveChecksAsync(FhirServerConnection connection, CancellationToken cancellationToken)
-    {
-        var checks = new List<(string, bool, string)>();
-        var system = Identity.DefaultBase + "/probe";
-        var value = "probe-" + Identity.NameBasedUuid(connection.BaseUrl.ToString())[..8];
-        Observation Sandbox() => new()
-        {
-            Identifier = [new Identifier(system, value)],
-            Status = ObservationStatus.Final,
-            Code = new CodeableConcept(Codes.Loinc, Codes.Phq9Total),
-            Value = Codes.Score(0),
-        };
-        var condition = new SearchParams().Add("identifier", $"{system}|{value}");
-        string? id = null;
-        try
-        {
-            var client = connection.NewClient();
-            var created = await client.ConditionalCreateAsync(Sandbox(), condition, cancellationToken);
-            id = created?.Id;
-            checks.Add(("create (If-None-Exist)", id is not null, $"{client.LastResult?.Status} id {id}"));
-            var read = id is null ? null : await connection.NewClient().ReadAsync<Observation>($"Observation/{id}", ct: cancellationToken);
-            checks.Add(("read", read?.Id == id && id is not null, read is null ? "not read" : "read back"));
-            var again = connection.NewClient();
-            var second = await again.ConditionalCreateAsync(Sandbox(), condition, cancellationToken);
-            checks.Add(("conditional create twice", second?.Id == id, second?.Id == id ? $"{again.LastResult?.Status}: matched the existing resource, no duplicate" : $"second create gave id {second?.Id}: the server DUPLICATES on conditional create"));
-        }
-        catch (Exception e) when (e is FhirOperationException or HttpRequestException)
-        {
-            checks.Add(("write", false, e.Message));
-        }
-        finally
-        {
-            if (id is not null)
-            {
-                try
-                {
-                    await connection.NewClient().DeleteAsync($"Observation/{id}", cancellationToken);
-                    checks.Add(("delete", true, "sandbox resource removed"));
-                }
-                catch (Exception e) when (e is FhirOperationException or HttpRequestException)
-                {
-                    checks.Add(("delete", false, e.Message));
-                }
-            }
-        }
-        return checks;
-    }
 }

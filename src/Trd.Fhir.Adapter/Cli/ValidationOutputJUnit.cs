@@ -1,5 +1,6 @@
 using System.Text;
 using System.Xml;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 

@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.UseCases;
 
 namespace Trd.Fhir.Adapter.Cli;
 

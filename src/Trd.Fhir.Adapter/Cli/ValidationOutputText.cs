@@ -1,3 +1,5 @@
+using Trd.Fhir.Adapter.UseCases;
+
 namespace Trd.Fhir.Adapter.Cli;
 
 /// <summary>

@@ -1,0 +1,53 @@
+using Hl7.Fhir.Model;
+using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Profiles;
+
+namespace Trd.Fhir.Adapter.UseCases;
+
+/// <summary>A protocol document mapped: what reading it found (<see cref="Problems"/>, every one with its JSON path), the
+/// transaction Bundle (null when the document could not be read), and its validation (null when not validated).</summary>
+public sealed record MappedProtocol(TrdProtocol? Protocol, IReadOnlyList<Problem> Problems, Bundle? Bundle, OperationOutcome? Validation)
+{
+    /// <summary>True when the Bundle was validated and has an error or fatal issue.</summary>
+    public bool Invalid => Validation?.Issue.Any(i => i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal) == true;
+}
+
+/// <summary>A FHIR Bundle or resource read back into a protocol document (<c>map --reverse</c>); <see cref="NotFhir"/> is the
+/// parser's issue when the input is not a FHIR resource at all.</summary>
+public sealed record ReversedProtocol(ReverseResult? Result, OperationOutcome.IssueComponent? NotFhir);
+
+/// <summary>
+/// The map use case (CLI <c>map</c>, API <c>POST /protocols/$map</c> and <c>/$validate</c> of a protocol document, and the
+/// first step of every push): read → map → validate with the <see cref="ValidatorPool"/> (when given). And back:
+/// <see cref="Reverse"/>, FHIR → protocol with the tolerant reader.
+/// </summary>
+public sealed class MapProtocol(Identity identity, ValidatorPool? validator)
+{
+    private readonly ProtocolToFhir _mapper = new(identity);
+
+    /// <summary>Reads the document (UTF-8 JSON), maps it and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
+    public MappedProtocol Map(ReadOnlySpan<byte> utf8, bool validate = true)
+    {
+        var read = ProtocolReader.Read(utf8);
+        return read.Protocol is { } protocol ? Map(protocol, validate, read.Problems) : new MappedProtocol(null, read.Problems, null, null);
+    }
+
+    /// <summary>Maps a protocol already read and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
+    public MappedProtocol Map(TrdProtocol protocol, bool validate = true, IReadOnlyList<Problem>? problems = null)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        var bundle = _mapper.Map(protocol);
+        return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.ValidateMeasured(bundle) : null);
+    }
+
+    /// <summary>FHIR JSON (a Bundle or one resource) → protocol document.</summary>
+    public ReversedProtocol Reverse(byte[] utf8)
+    {
+        var parsed = TrdFhirParser.Parse(utf8, xml: false);
+        if (parsed.Resource is not { } resource)
+            return new ReversedProtocol(null, parsed.Outcome.Issue[0]);
+        var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
+        return new ReversedProtocol(new FhirToProtocol(identity).Read(resources), null);
+    }
+}

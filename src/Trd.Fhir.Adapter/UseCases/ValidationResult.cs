@@ -1,0 +1,103 @@
+using System.Text.RegularExpressions;
+using Hl7.Fhir.Model;
+using Hl7.Fhir.Utility;
+
+namespace Trd.Fhir.Adapter.UseCases;
+
+/// <summary>
+/// The outcome of validating one input unit: a file (a resource or a Bundle) or one NDJSON line. <see cref="Positions"/>
+/// runs parallel to <c>Outcome.Issue</c>: where in the file each issue points, when known.
+/// </summary>
+public sealed record ValidationResult(
+    string File,
+    int? Line,
+    string? Label,
+    OperationOutcome Outcome,
+    IReadOnlyList<(int Line, int Column)?> Positions,
+    IReadOnlyList<string> EntryLabels,
+    bool Unreadable = false,
+    IReadOnlyList<(string Expression, string? Resource)?>? Resources = null)
+{
+    /// <summary>Issue <paramref name="k"/>'s expression with the Bundle entry / contained resource it points into named
+    /// (<c>Bundle.entry[2].resource/*Observation/abc*/.value</c>), and that resource; else the plain expression.</summary>
+    public (string? Expression, string? Resource) Where(int k) =>
+        Resources is not null && k < Resources.Count && Resources[k] is { } r ? r : (Outcome.Issue[k].Expression.FirstOrDefault(), null);
+
+    public bool HasErrors => Outcome.Issue.Any(i => i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal);
+
+    /// <summary>Error, fatal and warning issues with their position (information issues are left to the JSON format).</summary>
+    public IEnumerable<Finding> Findings()
+    {
+        for (var k = 0; k < Outcome.Issue.Count; k++)
+        {
+            var issue = Outcome.Issue[k];
+            if (issue.Severity is not (OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal or OperationOutcome.IssueSeverity.Warning))
+                continue;
+            var at = k < Positions.Count ? Positions[k] : null;
+            yield return new Finding(
+                issue.Severity.GetLiteral() ?? "error",
+                Finding.CodeOf(issue),
+                Where(k).Expression,
+                Finding.MessageOf(issue),
+                at?.Line ?? Line,
+                at?.Column);
+        }
+    }
+}
+
+/// <summary>One issue as the text, JUnit and SARIF formats print it.</summary>
+public readonly partial record struct Finding(string Severity, string Code, string? Expression, string Message, int? Line, int? Column)
+{
+    public bool IsError => Severity is "error" or "fatal";
+
+    /// <summary>The <c>file[:line[:column]]</c> prefix editors and CI logs link.</summary>
+    public string Where(string file) => Line is not { } line ? file : Column is { } column ? $"{file}:{line}:{column}" : $"{file}:{line}";
+
+    public static string CodeOf(OperationOutcome.IssueComponent issue) => issue.Code?.GetLiteral() ?? "processing";
+
+    public static string MessageOf(OperationOutcome.IssueComponent issue) =>
+        JsonReaderPosition().Replace(issue.Details?.Text ?? issue.Diagnostics ?? issue.Details?.Coding.FirstOrDefault()?.Code ?? "(no message)", "");
+
+    /// <summary>System.Text.Json's own " LineNumber: 0 | BytePositionInLine: 32." suffix: the position is reported separately.</summary>
+    [GeneratedRegex(@" ?LineNumber: \d+ \| BytePositionInLine: \d+\.?")]
+    private static partial Regex JsonReaderPosition();
+
+    /// <summary>The Bundle entry an expression points into (<c>Bundle.entry[3].resource…</c> → 3), or null.</summary>
+    public int? EntryIndex
+    {
+        get
+        {
+            const string prefix = "Bundle.entry[";
+            if (Expression is not { } e || !e.StartsWith(prefix, StringComparison.Ordinal)) return null;
+            var close = e.IndexOf(']', prefix.Length);
+            return close > 0 && int.TryParse(e.AsSpan(prefix.Length, close - prefix.Length), out var n) ? n : null;
+        }
+    }
+}
+
+/// <summary>Totals over a run, printed by the text format and used for the exit code.</summary>
+public sealed class ValidationTotals
+{
+    public int Resources { get; set; }
+    public int Files { get; set; }
+    public int Failed { get; set; }
+    public int Errors { get; set; }
+    public int Warnings { get; set; }
+    public int Unreadable { get; set; }
+
+    public void Add(ValidationResult r)
+    {
+        if (r.Unreadable)
+        {
+            Unreadable++;
+            return;
+        }
+        Resources++;
+        if (r.HasErrors) Failed++;
+        foreach (var f in r.Findings())
+        {
+            if (f.IsError) Errors++;
+            else Warnings++;
+        }
+    }
+}

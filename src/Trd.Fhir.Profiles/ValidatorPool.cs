@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Hl7.Fhir.Model;
+
+namespace Trd.Fhir.Profiles;
+
+/// <summary>
+/// The one façade the application validates through: a <see cref="TrdValidator"/> for one configuration, warm and shared by
+/// everyone in the process (the CLI's runs, the API's requests, a host calling the CLI repeatedly) — profiles compile once.
+/// The first validation of each kind of resource (<see cref="KindKey"/>: type + claimed profiles) runs alone, so no two
+/// schemas ever compile concurrently; after that, validations run in parallel. Thread-safe.
+/// A pool with extra packages (<see cref="TryOpen"/> with <c>--ig</c>) is private to its caller and disposed by it.
+/// </summary>
+public sealed class ValidatorPool : IDisposable
+{
+    private static readonly ConcurrentDictionary<string, Lazy<ValidatorPool>> SharedPools = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _warmKinds = new(StringComparer.Ordinal);
+    private readonly Lock _cold = new();
+    private readonly bool _owned;
+    private volatile bool _warm;
+
+    private ValidatorPool(TrdValidator validator, bool owned)
+    {
+        Validator = validator;
+        _owned = owned;
+    }
+
+    public TrdValidator Validator { get; }
+
+    /// <summary>True once <see cref="EnsureWarm"/> has run (every profile compiled).</summary>
+    public bool Warm => _warm;
+
+    /// <summary>The process-wide pool for our profiles (and, optionally, a profile per resource type for
+    /// <see cref="ProfilePolicy.MetaProfileAndKind"/>). Never disposed by its users.</summary>
+    public static ValidatorPool Shared(IReadOnlyDictionary<string, string>? kindProfiles = null)
+    {
+        kindProfiles ??= new Dictionary<string, string>();
+        var key = string.Join(';', kindProfiles.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}"));
+        return SharedPools.GetOrAdd(key, _ => new Lazy<ValidatorPool>(() => new ValidatorPool(TrdValidator.Create(Options(kindProfiles)), owned: false))).Value;
+    }
+
+    /// <summary>
+    /// The pool for these extra packages (<c>.tgz</c> or directories of FHIR JSON) and kind profiles: the shared one without
+    /// packages, else a private one (dispose it). False with a message naming the package and the fix when one cannot be read.
+    /// </summary>
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, out ValidatorPool? pool, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(packages);
+        ArgumentNullException.ThrowIfNull(kindProfiles);
+        pool = null;
+        error = null;
+        if (packages.Count == 0)
+        {
+            pool = Shared(kindProfiles);
+            return true;
+        }
+        var options = Options(kindProfiles);
+        foreach (var package in packages)
+        {
+            if (!File.Exists(package) && !Directory.Exists(package))
+            {
+                error = $"--ig {package}: no such file or directory (fix: give a FHIR NPM package .tgz or a directory of FHIR JSON artefacts)";
+                return false;
+            }
+            foreach (var source in Validation.IgPackages.Expand(package)) options.ExtraSources.Add(source);
+        }
+        try
+        {
+            pool = new ValidatorPool(TrdValidator.Create(options), owned: true);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or JsonException)
+        {
+            error = $"--ig: cannot load the package: {e.Message} (fix: give a FHIR NPM package .tgz (package/*.json inside) or a directory of FHIR JSON artefacts)";
+            return false;
+        }
+    }
+
+    private static TrdValidatorOptions Options(IReadOnlyDictionary<string, string> kindProfiles)
+    {
+        // As the HL7 validator without the IG loaded: a profile or extension nobody can resolve is a warning, listed once
+        // per URL with the --ig hint (Validation/UnknownArtifacts.cs).
+        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning };
+        foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;
+        return options;
+    }
+
+    /// <summary>A resource (against its meta.profile) or a Bundle (each entry against its meta.profile).</summary>
+    public OperationOutcome Validate(Resource resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        return Run(resource, v => resource is Bundle bundle ? v.ValidateBundle(bundle) : v.Validate(resource));
+    }
+
+    /// <summary>Validates <paramref name="resource"/> with <paramref name="validate"/>; the first validation of its kind runs
+    /// alone (it compiles that kind's schemas).</summary>
+    public OperationOutcome Run(Resource resource, Func<TrdValidator, OperationOutcome> validate)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        ArgumentNullException.ThrowIfNull(validate);
+        var kindKey = KindKey(resource);
+        if (_warmKinds.ContainsKey(kindKey)) return validate(Validator);
+        lock (_cold)
+        {
+            var oo = validate(Validator);
+            _warmKinds.TryAdd(kindKey, 0);
+            return oo;
+        }
+    }
+
+    /// <summary>Before a parallel run or when a host starts: <see cref="TrdValidator.WarmUp"/> once (our resource types and
+    /// every profile).</summary>
+    public void EnsureWarm()
+    {
+        lock (_cold)
+        {
+            if (_warm) return;
+            Validator.WarmUp();
+            _warm = true;
+        }
+    }
+
+    /// <summary>What decides which schemas a validation compiles: resource type(s) and claimed profiles.</summary>
+    public static string KindKey(Resource resource)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        static string One(Resource x) => x.TypeName + "|" + string.Join('|', (x.Meta?.Profile ?? []).Order(StringComparer.Ordinal));
+        return resource is Bundle b
+            ? "Bundle{" + string.Join(';', b.Entry.Select(e => e.Resource).OfType<Resource>().Select(One).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)) + "}"
+            : One(resource);
+    }
+
+    public void Dispose()
+    {
+        if (_owned) Validator.Dispose();
+    }
+}
