@@ -108,12 +108,7 @@ public static class ApiHost
                     $"too many requests from this client: at most {settings.RateLimitPermits} per {settings.RateLimitWindow.TotalSeconds:0} s (fix: retry after {seconds} s)"));
             };
         });
-        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "trd-fhir API";
-            document.Info.Description = "Map, validate, push and pull treatment-resistant-depression protocols as FHIR R4. Authenticate with the X-Api-Key header or a JWT bearer token; errors are FHIR OperationOutcomes. A patient is addressed as one path segment system|value, percent-encoded (encodeURIComponent).";
-            return System.Threading.Tasks.Task.CompletedTask;
-        }));
+        services.AddOpenApi(OpenApiContract.Configure);
         return services;
     }
 
@@ -172,7 +167,10 @@ public static class ApiHost
             endpoints.MapProtocolEndpoints();
             endpoints.MapTrdFhirMetrics();
             endpoints.MapOpenApi().AllowAnonymous();
-            endpoints.MapScalarApiReference(o => o.WithTitle("trd-fhir API")).AllowAnonymous();
+            // The reference page sends the API key (entered once on the page, kept in the browser); no fonts from a CDN.
+            endpoints.MapScalarApiReference(o => o.WithTitle("trd-fhir API").DisableDefaultFonts()
+                .AddPreferredSecuritySchemes(OpenApiContract.ApiKeyScheme).AddApiKeyAuthentication(OpenApiContract.ApiKeyScheme, _ => { })
+                .EnablePersistentAuthentication()).AllowAnonymous();
         });
     }
 

@@ -17,6 +17,10 @@ public sealed class ApiSettings
 {
     public const string SectionName = "Api";
 
+    /// <summary>Where Kestrel listens: one or more http(s) URLs separated by ';'. Default http://127.0.0.1:8080.</summary>
+    [Required]
+    public string Urls { get; set; } = "http://127.0.0.1:8080";
+
     /// <summary>The FHIR server pushes, pulls, probes and /ready talk to (same options as the CLI's --server/--auth).</summary>
     public FhirServerOptions Server { get; set; } = new();
 
@@ -74,6 +78,16 @@ public sealed class ApiSettings
             errors.AddRange(results.Select(r => $"Api:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
         if (Server.BaseUrl is not { IsAbsoluteUri: true } url || url.Scheme is not ("http" or "https"))
             errors.Add("Api:Server:BaseUrl: the FHIR server must be an absolute http(s) URL (fix: --server URL)");
+        foreach (var listen in Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(listen.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+                errors.Add($"Api:Urls: '{listen}' is not an http(s) URL to listen on (fix: --urls http://127.0.0.1:8080)");
+        }
+        if (ServeConfiguration.IncompleteAuth(Server.Auth) is { } auth)
+            errors.Add(auth);
+        errors.AddRange(ServeConfiguration.Nested("Api:Server:Resilience", Server.Resilience));
+        if (Jwt.Authority is { Length: > 0 } authority && (!Uri.TryCreate(authority, UriKind.Absolute, out var issuer) || issuer.Scheme != "https"))
+            errors.Add($"Api:Jwt:Authority: '{authority}' must be an absolute https URL (fix: the identity provider's base URL, e.g. https://idp.example.org)");
         try
         {
             Sync.Validate();

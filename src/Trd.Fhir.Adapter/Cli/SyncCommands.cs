@@ -80,6 +80,8 @@ internal static class SyncCommands
             if (ledgerSpec is not null && ledgerStore is null)
                 return ExitCodes.UsageOrInput;
             await using var ownedLedger = ledgerStore;
+            // The whole run shares one wait budget (--max-wait) for throttling and an open circuit breaker.
+            using var runWaits = Transport.Resilience.TransportWaits.Begin();
             var push = services.GetRequiredService<PushProtocols>();
             // Validated first, every one of them: nothing is sent while one protocol maps to a Bundle that does not conform.
             var prepared = push.Prepare(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate));
@@ -101,7 +103,7 @@ internal static class SyncCommands
             }, cancellationToken);
             var results = protocols.Select(p => p.File).Zip(reports).ToList();
             if (parse.GetValue(format) == "json")
-                console.Write(JsonSerializer.Serialize(results.Select(r => new { file = r.First, protocol = r.Second.ProtocolId, strategy = r.Second.Strategy?.ToString().ToLowerInvariant(), success = r.Second.Success, notes = r.Second.Notes, outcomes = r.Second.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
+                console.Write(JsonSerializer.Serialize(results.Select(r => new { file = r.First, protocol = r.Second.ProtocolId, strategy = r.Second.Strategy?.ToString().ToLowerInvariant(), success = r.Second.Success, notes = r.Second.Notes, waits = r.Second.Waits.Any ? new { throttled = r.Second.Waits.Throttled, throttledSeconds = r.Second.Waits.ThrottledTime.TotalSeconds, circuitOpen = r.Second.Waits.CircuitOpen, circuitOpenSeconds = r.Second.Waits.CircuitOpenTime.TotalSeconds, totalSeconds = r.Second.Waits.Total.TotalSeconds, budgetSpent = r.Second.Waits.BudgetSpent } : null, outcomes = r.Second.Outcomes.Select(o => new { type = o.ResourceType, identifier = o.Identifier, state = o.State.ToString().ToLowerInvariant(), serverId = o.ServerId, reason = o.Reason }) }), Json) + "\n");
             else
                 foreach (var (file, report) in results)
                     WriteSummary(console, file, report);
@@ -115,6 +117,8 @@ internal static class SyncCommands
         console.Out($"{file} → protocol {report.ProtocolId}: {(report.Success ? "ok" : "FAILED")}, strategy {report.Strategy?.ToString().ToLowerInvariant() ?? "none (nothing to send)"}");
         foreach (var note in report.Notes)
             console.Out($"  note: {note}");
+        if (report.Waits.Any)
+            console.Out($"  {report.Waits.Describe()}");
         console.Out($"  {"resource",-22}{"created",8}{"updated",8}{"unchanged",10}{"failed",8}{"skipped",8}");
         foreach (var (type, created, updated, unchanged, failed, skipped) in report.ByType())
             console.Out($"  {type,-22}{created,8}{updated,8}{unchanged,10}{failed,8}{skipped,8}");

@@ -33,6 +33,10 @@ public sealed record PushReport(string ProtocolId, PushStrategy? Strategy, IRead
     /// breaker lets requests through again after this long (zero when unknown). A retry before then would fail the same way.</summary>
     public TimeSpan? CircuitOpenFor { get; init; }
 
+    /// <summary>How long this push waited for the server (429 Retry-After, an open circuit breaker) and whether the wait
+    /// budget ran out (<see cref="Transport.Resilience.TransportWaits"/>).</summary>
+    public Transport.Resilience.WaitSummary Waits { get; init; } = Transport.Resilience.WaitSummary.None;
+
     public bool Success => Outcomes.All(o => o.State is not (PushState.Failed or PushState.Skipped)) && Outcomes.Count > 0;
 
     public int Count(PushState state) => Outcomes.Count(o => o.State == state);

@@ -33,6 +33,13 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     /// </summary>
     public async System.Threading.Tasks.Task<PushReport> PushAsync(TrdProtocol protocol, Bundle bundle, IReadOnlyDictionary<string, ConfirmedResource>? confirmed, CancellationToken cancellationToken)
     {
+        using var waits = Transport.Resilience.TransportWaits.Record(); // this push's waits, for its report
+        var report = await PushCoreAsync(protocol, bundle, confirmed, cancellationToken);
+        return report with { Waits = waits.Summary() };
+    }
+
+    private async System.Threading.Tasks.Task<PushReport> PushCoreAsync(TrdProtocol protocol, Bundle bundle, IReadOnlyDictionary<string, ConfirmedResource>? confirmed, CancellationToken cancellationToken)
+    {
         var notes = new List<string>();
         var entries = PushPlanner.Entries(bundle);
         PushPlanner.ApplyConfirmed(entries, confirmed);

@@ -34,14 +34,36 @@ public sealed class AuthOptions
     /// <summary>SMART Backend Services: path of the PEM private key (RSA for RS384, EC P-384 for ES384).</summary>
     public string? PrivateKeyPath { get; set; }
 
-    /// <summary>SMART Backend Services: the key id (<c>kid</c>) registered with the server's JWKS, if any.</summary>
+    /// <summary>SMART Backend Services: the key id (<c>kid</c>) of the key in the registered JWKS; required with <see cref="JwksUrl"/>.</summary>
     public string? KeyId { get; set; }
 
-    /// <summary>RS384 (default) or ES384.</summary>
+    /// <summary>
+    /// SMART Backend Services: the JWK Set URL registered for the client. When set, the assertion's header carries
+    /// <c>jku</c> (this URL) and <c>kid</c>. RS384 works with a statically registered public key or a JWKS URL; ES384 only
+    /// with a JWKS URL (Epic registers EC keys only through a JWKS URL).
+    /// </summary>
+    public Uri? JwksUrl { get; set; }
+
+    /// <summary>RS384 (default) or ES384 (needs <see cref="JwksUrl"/>).</summary>
     public string Algorithm { get; set; } = "RS384";
 
-    /// <summary>Scopes requested, space separated, e.g. <c>system/*.read system/*.write</c>.</summary>
-    public string Scope { get; set; } = "system/*.read system/*.write";
+    /// <summary>Scopes requested, space separated, e.g. <c>system/*.read system/*.write</c>; null takes <see cref="DefaultScope"/>.</summary>
+    public string? Scope { get; set; }
+
+    /// <summary>
+    /// The scopes requested when <see cref="Scope"/> is not set: what a server profile says the adapter needs on that
+    /// server (see <see cref="Auth.SmartScopes.For"/>); by default <see cref="Auth.SmartScopes.Default"/>.
+    /// </summary>
+    public string DefaultScope { get; set; } = Auth.SmartScopes.Default;
+
+    /// <summary>The scopes a token request asks for.</summary>
+    public string EffectiveScope => string.IsNullOrWhiteSpace(Scope) ? DefaultScope : Scope;
+
+    /// <summary>
+    /// When set, sent as the <c>Epic-Client-ID</c> header on every request to the FHIR server, its discovery and its token
+    /// endpoint (Epic returns the client's own token and authorize endpoints only when it is sent). Usually the client id.
+    /// </summary>
+    public string? EpicClientId { get; set; }
 
     /// <summary>Token endpoint override; by default read from <c>{base}/.well-known/smart-configuration</c>.</summary>
     public Uri? TokenEndpoint { get; set; }

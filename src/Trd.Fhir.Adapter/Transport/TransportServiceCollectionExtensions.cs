@@ -108,6 +108,7 @@ public static class TransportServiceCollectionExtensions
                 pipeline, Server(context.ServiceProvider).Resilience, context.ServiceProvider.GetRequiredService<TimeProvider>()));
 
         client
+            .AddHttpMessageHandler(sp => new EpicClientIdHandler(Server(sp).Auth.EpicClientId))
             .AddHttpMessageHandler(CreateAuthHandler)
             .AddHttpMessageHandler(() => new AttemptHandler());
         return services;
@@ -205,6 +206,20 @@ internal sealed class FhirServerOptionsValidator : IValidateOptions<FhirServerOp
                 if (auth.Algorithm.ToUpperInvariant() is not ("RS384" or "ES384"))
                 {
                     errors.Add($"FhirServer:Auth:Algorithm '{auth.Algorithm}' is not supported: use RS384 or ES384.");
+                }
+
+                if (auth.Algorithm.Equals("ES384", StringComparison.OrdinalIgnoreCase) && auth.JwksUrl is null)
+                {
+                    errors.Add("FhirServer:Auth: " + SmartClientAssertion.Es384NeedsJwks);
+                }
+
+                if (auth.JwksUrl is { } jwks && (!jwks.IsAbsoluteUri || (jwks.Scheme != Uri.UriSchemeHttps && jwks.Scheme != Uri.UriSchemeHttp)))
+                {
+                    errors.Add($"FhirServer:Auth:JwksUrl '{jwks}' must be an absolute https URL (the server fetches the public keys from it).");
+                }
+                else if (auth.JwksUrl is not null && string.IsNullOrWhiteSpace(auth.KeyId))
+                {
+                    errors.Add("FhirServer:Auth: " + SmartClientAssertion.JwksNeedsKid);
                 }
 
                 if (auth.TokenEndpoint is { IsAbsoluteUri: false })

@@ -49,6 +49,8 @@ public sealed class SmartBackendAuthTests : IDisposable
             PrivateKeyPath = key.Path,
             Algorithm = smart.Algorithm,
             Scope = Scope,
+            // ES384 is accepted only with a JWKS URL (Epic, SMART); RS384 here uses the statically registered key.
+            JwksUrl = smart.Algorithm == "ES384" ? new Uri(smart.JwksUrl) : null,
         };
         auth?.Invoke(options.Auth);
         return Track(TransportSut.Create(options, _clock));
@@ -282,7 +284,11 @@ public sealed class SmartBackendAuthTests : IDisposable
     public async Task SendAsync_Es384WithAnRsaKey_FhirAuthExceptionConfiguration()
     {
         var smart = Server("RS384");
-        var sut = Sut(smart, auth: a => a.Algorithm = "ES384");
+        var sut = Sut(smart, auth: a =>
+        {
+            a.Algorithm = "ES384";
+            a.JwksUrl = new Uri(smart.JwksUrl); // ES384 is configured only with a JWKS URL
+        });
 
         var ex = await Assert.ThrowsAsync<FhirAuthException>(() => sut.Client.GetAsync(Patient).WaitAsync(Guard));
 

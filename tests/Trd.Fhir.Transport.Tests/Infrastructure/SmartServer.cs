@@ -65,6 +65,14 @@ public sealed class SmartServer : IDisposable
 
     public string TokenUrl => Server.Url + "/oauth2/token";
 
+    /// <summary>The JWK Set URL registered for the client: an assertion's <c>jku</c>, when sent, must be exactly this.
+    /// ES384 assertions must send it (EC keys are registered only through a JWKS URL).</summary>
+    public string JwksUrl => Server.Url + "/jwks/trd-backend.json";
+
+    /// <summary>The <c>Epic-Client-ID</c> header of every request, by path (null where absent), in order.</summary>
+    public IReadOnlyList<(string Path, string? EpicClientId)> EpicClientIds => Server.RequestMessages()
+        .Select(r => (r.Path, r.Header("Epic-Client-ID"))).ToList();
+
     public string BaseUrl => Server.Url + "/fhir";
 
     /// <summary>expires_in of the tokens issued (seconds).</summary>
@@ -154,6 +162,8 @@ public sealed class SmartServer : IDisposable
             Check(Text(header, "alg") == Algorithm, $"alg {Text(header, "alg")}");
             Check(Text(header, "typ") == "JWT", $"typ {Text(header, "typ")}");
             Check(Text(header, "kid") == KeyId, $"kid {Text(header, "kid")}");
+            Check(Text(header, "jku") is null || Text(header, "jku") == JwksUrl, $"jku {Text(header, "jku")} is not the registered JWKS URL");
+            Check(Algorithm != "ES384" || Text(header, "jku") is not null, "ES384 without jku: EC keys are registered only through a JWKS URL");
             Check(Text(claims, "iss") == ClientId, "iss");
             Check(Text(claims, "sub") == ClientId, "sub");
             Check(Text(claims, "aud") == TokenUrl, $"aud {Text(claims, "aud")}");

@@ -203,7 +203,7 @@ public sealed class ThrottlingTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(3, _server.Requests().Count);
         Assert.Equal((0, 1, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10)), (summary.Throttled, summary.CircuitOpen, summary.CircuitOpenTime, summary.Budget));
-        Assert.Contains(sut.Logs.Lines, l => l.Contains("the circuit breaker is open (the server failed repeatedly); waiting 30000 ms", StringComparison.Ordinal));
+        Assert.Contains(sut.Logs.Lines, l => l.Contains("the circuit breaker is open (the server failed repeatedly); waiting 30000 ms before sending it again", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -227,5 +227,42 @@ public sealed class ThrottlingTests : IDisposable
         Assert.True(waits.Summary(_clock).BudgetSpent);
         Assert.Equal(TimeSpan.Zero, _clock.Elapsed);
         Assert.Equal(2, _server.Requests().Count);
+    }
+
+    [Fact]
+    public async Task GetAsync_RetriesSpentOn503InsideAWaitScope_WaitsABreakAndStartsAgain()
+    {
+        _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(),
+            Response.Create().WithStatusCode(503), Response.Create().WithStatusCode(503), Ok());
+        using var sut = Sut(r =>
+        {
+            r.MaxRetries = 1;
+            r.BreakDuration = TimeSpan.FromSeconds(20);
+        });
+
+        using var waits = TransportWaits.Begin();
+        var call = sut.Client.GetAsync(Patient);
+        await _clock.AdvanceThroughNextDelayAsync(); // the retry's backoff
+        var breakWait = await _clock.AdvanceThroughNextDelayAsync();
+        using var response = await call.WaitAsync(Guard);
+
+        Assert.Equal(TimeSpan.FromSeconds(20), breakWait);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(3, _server.Requests().Count);
+        Assert.Equal((1, TimeSpan.FromSeconds(20)), (waits.Summary().CircuitOpen, waits.Summary().CircuitOpenTime));
+    }
+
+    [Fact]
+    public async Task PostAsync_PlainCreateAnswered503InsideAWaitScope_NotSentAgain()
+    {
+        _server.GivenSequence(Request.Create().WithPath("/fhir/Observation").UsingPost(), Response.Create().WithStatusCode(503), Ok(ObservationJson));
+        using var sut = Sut();
+
+        using var waits = TransportWaits.Begin();
+        using var response = await sut.Client.PostAsync(new Uri("Observation", UriKind.Relative), new StringContent(ObservationJson, Encoding.UTF8, "application/fhir+json")).WaitAsync(Guard);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Single(_server.Requests());
+        Assert.False(waits.Summary().Any);
     }
 }

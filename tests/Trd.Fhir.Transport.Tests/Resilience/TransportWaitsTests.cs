@@ -54,6 +54,33 @@ public sealed class TransportWaitsTests
     }
 
     [Fact]
+    public void TryBegin_RecordOnlyScopeInsideAWaitingOne_RecordsInBothAndTheOuterBudgetApplies()
+    {
+        using var run = TransportWaits.Begin(TimeSpan.FromSeconds(5));
+        using var push = TransportWaits.Record();
+
+        Assert.True(push.CanWait);
+        Assert.True(push.TryBegin(WaitReason.Throttled, TimeSpan.FromSeconds(4), TimeSpan.FromMinutes(10), _clock.GetUtcNow()));
+        _clock.Advance(TimeSpan.FromSeconds(4));
+        push.End(WaitReason.Throttled, _clock.GetUtcNow());
+        Assert.False(push.TryBegin(WaitReason.Throttled, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(10), _clock.GetUtcNow()));
+
+        Assert.Equal((1, TimeSpan.FromSeconds(4), true), (push.Summary().Throttled, push.Summary().ThrottledTime, push.Summary().BudgetSpent));
+        Assert.Equal((1, TimeSpan.FromSeconds(4)), (run.Summary().Throttled, run.Summary().Total));
+    }
+
+    [Fact]
+    public void TryBegin_RecordOnlyScopeAlone_CannotWaitForTheBreakerAndEachWaitMustFitTheDefault()
+    {
+        using var push = TransportWaits.Record();
+
+        Assert.False(push.CanWait);
+        Assert.True(push.TryBegin(WaitReason.Throttled, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), _clock.GetUtcNow()));
+        push.End(WaitReason.Throttled, _clock.GetUtcNow());
+        Assert.False(push.TryBegin(WaitReason.Throttled, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), _clock.GetUtcNow()));
+    }
+
+    [Fact]
     public void Begin_NegativeBudget_Throws() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => TransportWaits.Begin(TimeSpan.FromSeconds(-1)));
 
@@ -62,7 +89,7 @@ public sealed class TransportWaitsTests
     {
         var summary = new WaitSummary(3, TimeSpan.FromSeconds(2.5), 1, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(32.5), TimeSpan.FromMinutes(10), false);
 
-        Assert.Equal("waited 32.5 s: 3 × throttled by the server (429, Retry-After) 2.5 s, 1 × circuit breaker open (the server failed repeatedly) 30 s",
+        Assert.Equal("waited 32.5 s: 3 × throttled by the server (429, Retry-After) 2.5 s, 1 × the server failed repeatedly (circuit breaker open, or retries spent) 30 s",
             summary.Describe());
     }
 }

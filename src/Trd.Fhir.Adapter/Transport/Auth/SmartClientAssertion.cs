@@ -6,7 +6,7 @@ namespace Trd.Fhir.Adapter.Transport.Auth;
 
 /// <summary>
 /// Builds the signed JWT a SMART Backend Services client authenticates with (private_key_jwt): header <c>alg</c>
-/// RS384 or ES384, <c>typ</c> JWT, <c>kid</c> when configured; claims <c>iss</c> = <c>sub</c> = client id,
+/// RS384 or ES384 (ES384 only with a JWKS URL), <c>typ</c> JWT, <c>kid</c> when configured, <c>jku</c> with a JWKS URL; claims <c>iss</c> = <c>sub</c> = client id,
 /// <c>aud</c> = the token endpoint URL, a random <c>jti</c>, <c>iat</c> = <c>nbf</c> = now, <c>exp</c> = now + 4 min
 /// (servers accept at most 5 min). The key is loaded once from a PEM file and never leaves this object.
 /// </summary>
@@ -21,11 +21,13 @@ internal sealed class SmartClientAssertion : IDisposable
     private readonly AsymmetricAlgorithm _key;
     private readonly SigningCredentials _credentials;
     private readonly string _clientId;
+    private readonly Uri? _jwksUrl;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
 
-    private SmartClientAssertion(AsymmetricAlgorithm key, SecurityKey securityKey, string algorithm, string clientId)
+    private SmartClientAssertion(AsymmetricAlgorithm key, SecurityKey securityKey, string algorithm, string clientId, Uri? jwksUrl)
     {
         _key = key;
+        _jwksUrl = jwksUrl;
         _credentials = new SigningCredentials(securityKey, algorithm);
         _clientId = clientId;
         Algorithm = algorithm;
@@ -60,6 +62,16 @@ internal sealed class SmartClientAssertion : IDisposable
             throw Config($"The SMART private key file '{path}' holds no PEM private key (a public key or certificate is not enough).");
         }
 
+        if (auth.JwksUrl is null && auth.Algorithm.Equals(SecurityAlgorithms.EcdsaSha384, StringComparison.OrdinalIgnoreCase))
+        {
+            throw Config(Es384NeedsJwks);
+        }
+
+        if (auth.JwksUrl is not null && string.IsNullOrWhiteSpace(auth.KeyId))
+        {
+            throw Config(JwksNeedsKid);
+        }
+
         return auth.Algorithm.ToUpperInvariant() switch
         {
             SecurityAlgorithms.RsaSha384 => LoadRsa(pem, path, auth, clientId),
@@ -79,7 +91,7 @@ internal sealed class SmartClientAssertion : IDisposable
                 throw Config($"The RSA key in '{path}' has {rsa.KeySize} bits; RS384 needs at least 2048.");
             }
 
-            return new SmartClientAssertion(rsa, new RsaSecurityKey(rsa) { KeyId = auth.KeyId }, SecurityAlgorithms.RsaSha384, clientId);
+            return new SmartClientAssertion(rsa, new RsaSecurityKey(rsa) { KeyId = auth.KeyId }, SecurityAlgorithms.RsaSha384, clientId, auth.JwksUrl);
         }
         catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
@@ -106,7 +118,7 @@ internal sealed class SmartClientAssertion : IDisposable
                 throw Config($"The EC key in '{path}' is not on curve P-384, which ES384 requires.");
             }
 
-            return new SmartClientAssertion(ec, new ECDsaSecurityKey(ec) { KeyId = auth.KeyId }, SecurityAlgorithms.EcdsaSha384, clientId);
+            return new SmartClientAssertion(ec, new ECDsaSecurityKey(ec) { KeyId = auth.KeyId }, SecurityAlgorithms.EcdsaSha384, clientId, auth.JwksUrl);
         }
         catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
@@ -140,8 +152,23 @@ internal sealed class SmartClientAssertion : IDisposable
             },
             SigningCredentials = _credentials,
         };
+        if (_jwksUrl is not null)
+        {
+            // Where the server finds our public key; kid (from the key) names it in that set.
+            descriptor.AdditionalHeaderClaims = new Dictionary<string, object> { ["jku"] = _jwksUrl.AbsoluteUri };
+        }
+
         return _handler.CreateToken(descriptor);
     }
+
+    /// <summary>The usage error for ES384 without a JWKS URL (Epic and SMART: EC keys are registered through a JWK Set URL only).</summary>
+    internal const string Es384NeedsJwks = "ES384 needs a JWKS URL (FhirServer:Auth:JwksUrl, CLI --jwks-url): EC keys are registered " +
+        "only through a JWK Set URL, sent as 'jku' with the key's 'kid' in the JWT header. Give the JWKS URL registered for the " +
+        "client and the key id, or use RS384 with the statically registered RSA key.";
+
+    /// <summary>The usage error for a JWKS URL without a key id.</summary>
+    internal const string JwksNeedsKid = "A JWKS URL (FhirServer:Auth:JwksUrl, CLI --jwks-url) needs the key id (FhirServer:Auth:KeyId, " +
+        "CLI --key-id) of the signing key in that set: it is sent as 'kid' with 'jku' in the JWT header.";
 
     /// <summary>256 bits from the cryptographic RNG as 64 hex characters (a string, well under Epic's 151).</summary>
     internal static string NewJti() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));

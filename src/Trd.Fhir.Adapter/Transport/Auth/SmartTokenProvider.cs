@@ -98,14 +98,12 @@ internal sealed class SmartTokenProvider : IDisposable
             new("client_assertion_type", ClientAssertionType),
             new("client_assertion", assertion),
         };
-        if (!string.IsNullOrWhiteSpace(auth.Scope))
-        {
-            form.Add(new("scope", auth.Scope));
-        }
+        form.Add(new("scope", auth.EffectiveScope));
 
         using var http = _httpClients.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        EpicClientIdHandler.Add(request, auth.EpicClientId);
         using var response = await http.SendAsync(request, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         if (!response.IsSuccessStatusCode)
@@ -127,6 +125,7 @@ internal sealed class SmartTokenProvider : IDisposable
         using var http = _httpClients.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        EpicClientIdHandler.Add(request, _options.Auth.EpicClientId);
         using var response = await http.SendAsync(request, cancellationToken);
         if (IsTransient(response.StatusCode))
         {
@@ -247,7 +246,7 @@ internal sealed class SmartTokenProvider : IDisposable
 
         var hint = error switch
         {
-            "invalid_scope" => $" The scope '{auth.Scope}' is not granted to client '{auth.ClientId}': ask for less, or have it granted.",
+            "invalid_scope" => $" The scope '{auth.EffectiveScope}' is not granted to client '{auth.ClientId}': ask for less, or have it granted.",
             "unauthorized_client" => $" Client '{auth.ClientId}' may not use the client_credentials grant: register it as a backend service.",
             "unsupported_grant_type" => " The server does not support client_credentials (SMART Backend Services) at this endpoint.",
             _ when code is 404 or 405 => " Check the token endpoint URL (FhirServer:Auth:TokenEndpoint or the discovered one).",

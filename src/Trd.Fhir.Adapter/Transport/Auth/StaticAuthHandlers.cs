@@ -27,3 +27,24 @@ internal sealed class BearerAuthHandler(string token) : DelegatingHandler
 
 /// <summary>AuthKind.None: passes requests through untouched.</summary>
 internal sealed class NoAuthHandler : DelegatingHandler;
+
+/// <summary>
+/// <c>Epic-Client-ID: {client id}</c> on every request when AuthOptions.EpicClientId is set (Epic answers
+/// <c>/metadata</c> with the client's own OAuth endpoints only then); otherwise passes requests through.
+/// </summary>
+internal sealed class EpicClientIdHandler(string? clientId) : DelegatingHandler
+{
+    public const string Header = "Epic-Client-ID";
+
+    public static void Add(HttpRequestMessage request, string? clientId)
+    {
+        if (!string.IsNullOrWhiteSpace(clientId) && !request.Headers.Contains(Header))
+            request.Headers.TryAddWithoutValidation(Header, clientId);
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Add(request, clientId);
+        return base.SendAsync(request, cancellationToken);
+    }
+}

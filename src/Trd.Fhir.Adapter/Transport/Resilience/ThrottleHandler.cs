@@ -8,8 +8,9 @@ namespace Trd.Fhir.Adapter.Transport.Resilience;
 /// <see cref="AdaptiveConcurrencyLimiter"/>; a 429 lowers the limit, pauses the server's requests for its Retry-After
 /// (seconds or HTTP-date; without one, an exponential backoff from <see cref="ResilienceSettings.BaseDelay"/>), and the
 /// request is sent again after the pause — whatever its method, since the server refused it without processing it.
-/// Every wait must fit the wait budget (<see cref="TransportWaits"/>, else <see cref="ResilienceSettings.MaxWait"/> per
-/// request) and <see cref="ResilienceSettings.MaxRetryAfter"/>; when it does not, the 429 is returned as it is.
+/// Every wait must fit the wait budget (of the <see cref="TransportWaits"/> scope; outside one, each wait must fit
+/// <see cref="ResilienceSettings.MaxWait"/>) and <see cref="ResilienceSettings.MaxRetryAfter"/>; when it does not, the
+/// 429 is returned as it is.
 /// With <see cref="ResilienceSettings.MaxRetries"/> 0 every request is sent once, 429 or not.
 /// </summary>
 internal sealed class ThrottleHandler(ServerLimiters limiters, ResilienceSettings settings, TimeProvider time, ILogger<ThrottleHandler> logger)
@@ -18,7 +19,7 @@ internal sealed class ThrottleHandler(ServerLimiters limiters, ResilienceSetting
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var limiter = limiters.For(request.RequestUri!);
-        var waits = TransportWaits.Current ?? TransportWaits.Detached();
+        var waits = TransportWaits.Current;
         HttpResponseMessage? throttled = null;
         for (var attempt = 0; ; attempt++)
         {
@@ -63,10 +64,10 @@ internal sealed class ThrottleHandler(ServerLimiters limiters, ResilienceSetting
 
     /// <summary>Waits out the server's pause within the budget; false (nothing waited) when the budget does not allow it.</summary>
     private async Task<bool> WaitAsync(
-        HttpRequestMessage request, TransportWaits waits, TimeSpan pause, AdaptiveConcurrencyLimiter limiter, CancellationToken cancellationToken)
+        HttpRequestMessage request, TransportWaits? waits, TimeSpan pause, AdaptiveConcurrencyLimiter limiter, CancellationToken cancellationToken)
     {
         var server = TransportBoundaryHandler.ServerOf(request);
-        if (!waits.TryBegin(WaitReason.Throttled, pause, settings.MaxWait, time.GetUtcNow()))
+        if (!(waits?.TryBegin(WaitReason.Throttled, pause, settings.MaxWait, time.GetUtcNow()) ?? pause <= settings.MaxWait))
         {
             logger.LogWarning("FHIR {Method} to {Server} throttled (429): the wait budget does not allow another {DelayMs} ms",
                 request.Method.Method, server, (long)pause.TotalMilliseconds);
@@ -81,7 +82,7 @@ internal sealed class ThrottleHandler(ServerLimiters limiters, ResilienceSetting
         }
         finally
         {
-            waits.End(WaitReason.Throttled, time.GetUtcNow());
+            waits?.End(WaitReason.Throttled, time.GetUtcNow());
         }
 
         return true;

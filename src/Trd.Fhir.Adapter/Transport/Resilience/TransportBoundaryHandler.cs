@@ -6,9 +6,10 @@ namespace Trd.Fhir.Adapter.Transport.Resilience;
 
 /// <summary>
 /// The outermost handler, just outside the resilience pipeline: makes a request body re-sendable before the first
-/// attempt (a retry, or the SMART one-refresh-on-401, sends it again); inside a <see cref="TransportWaits"/> scope, waits
-/// for an open circuit breaker to let requests through again (half-open) and sends the request then, within the scope's
-/// wait budget; and turns Polly's timeout and open-circuit exceptions into <see cref="FhirServerUnavailableException"/>
+/// attempt (a retry, or the SMART one-refresh-on-401, sends it again); inside a waiting <see cref="TransportWaits"/>
+/// scope, within its budget, waits for an open circuit breaker to let requests through again (half-open) and sends the
+/// request then — and treats a safe-to-repeat request whose retries were all spent on transient failures the same way
+/// (the server is failing: wait a break, start again); and turns Polly's timeout and open-circuit exceptions into <see cref="FhirServerUnavailableException"/>
 /// with a message an operator can act on.
 /// </summary>
 internal sealed class TransportBoundaryHandler(ResilienceSettings settings, TimeProvider time, ILogger<TransportBoundaryHandler> logger)
@@ -22,38 +23,65 @@ internal sealed class TransportBoundaryHandler(ResilienceSettings settings, Time
         await EnsureResendableAsync(request, cancellationToken);
         while (true)
         {
+            HttpResponseMessage response;
             try
             {
-                return await base.SendAsync(request, cancellationToken);
+                response = await base.SendAsync(request, cancellationToken);
             }
             catch (TimeoutRejectedException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw Timeout(request, ex);
+                if (!await WaitAfterRetriesSpentAsync(request, "timed out", cancellationToken))
+                    throw Timeout(request, ex);
+                continue;
             }
             catch (BrokenCircuitException ex)
             {
-                if (!await WaitForBreakerAsync(request, ex, cancellationToken))
+                var wait = ex.RetryAfter is { } left && left > TimeSpan.Zero ? left : (settings.BreakDuration < HalfOpenPoll ? settings.BreakDuration : HalfOpenPoll);
+                if (!await WaitAsync(request, wait, "the circuit breaker is open (the server failed repeatedly)", cancellationToken))
                     throw CircuitOpen(request, ex);
+                continue;
             }
+            catch (HttpRequestException ex) when (RetryRules.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                if (!await WaitAfterRetriesSpentAsync(request, ex.HttpRequestError.ToString(), cancellationToken))
+                    throw;
+                continue;
+            }
+
+            if ((int)response.StatusCode == 429 || !RetryRules.IsTransient(response.StatusCode)
+                || !await WaitAfterRetriesSpentAsync(request, $"HTTP {(int)response.StatusCode}", cancellationToken))
+            {
+                return response;
+            }
+
+            response.Dispose();
         }
     }
 
-    /// <summary>True after waiting until the breaker should let requests through; false when not in a waiting scope or
-    /// the budget does not allow it.</summary>
-    private async Task<bool> WaitForBreakerAsync(HttpRequestMessage request, BrokenCircuitException ex, CancellationToken cancellationToken)
+    /// <summary>
+    /// A safe-to-repeat request whose retries were all spent on transient failures: the server is failing, as if the
+    /// breaker were open. Inside a waiting scope it waits a break (<see cref="ResilienceSettings.BreakDuration"/>) and
+    /// starts again; true after that wait.
+    /// </summary>
+    private Task<bool> WaitAfterRetriesSpentAsync(HttpRequestMessage request, string failure, CancellationToken cancellationToken) =>
+        RetryRules.IsSafeToRepeat(request) && settings.MaxRetries > 0
+            ? WaitAsync(request, settings.BreakDuration, $"every retry failed ({failure}; the server is failing)", cancellationToken)
+            : Task.FromResult(false);
+
+    /// <summary>True after waiting <paramref name="wait"/>; false when not in a waiting scope or the budget does not allow it.</summary>
+    private async Task<bool> WaitAsync(HttpRequestMessage request, TimeSpan wait, string why, CancellationToken cancellationToken)
     {
-        if (TransportWaits.Current is not { } waits)
+        if (TransportWaits.Current is not { CanWait: true } waits)
             return false;
-        var wait = ex.RetryAfter is { } left && left > TimeSpan.Zero ? left : (settings.BreakDuration < HalfOpenPoll ? settings.BreakDuration : HalfOpenPoll);
         if (!waits.TryBegin(WaitReason.CircuitOpen, wait, settings.MaxWait, time.GetUtcNow()))
         {
-            logger.LogWarning("FHIR {Method} to {Server}: the circuit breaker is open and the wait budget does not allow another {DelayMs} ms",
-                request.Method.Method, ServerOf(request), (long)wait.TotalMilliseconds);
+            logger.LogWarning("FHIR {Method} to {Server}: {Why}, and the wait budget does not allow another {DelayMs} ms",
+                request.Method.Method, ServerOf(request), why, (long)wait.TotalMilliseconds);
             return false;
         }
 
-        logger.LogWarning("FHIR {Method} to {Server}: the circuit breaker is open (the server failed repeatedly); waiting {DelayMs} ms for it to let requests through",
-            request.Method.Method, ServerOf(request), (long)wait.TotalMilliseconds);
+        logger.LogWarning("FHIR {Method} to {Server}: {Why}; waiting {DelayMs} ms before sending it again",
+            request.Method.Method, ServerOf(request), why, (long)wait.TotalMilliseconds);
         try
         {
             await Task.Delay(wait, time, cancellationToken);
@@ -71,7 +99,7 @@ internal sealed class TransportBoundaryHandler(ResilienceSettings settings, Time
         var server = ServerOf(request);
         logger.LogWarning("FHIR {Method} to {Server} not sent: the circuit breaker is open", request.Method.Method, server);
         var retryAfter = ex.RetryAfter is { } wait ? $" for about {Seconds(wait)} more" : string.Empty;
-        var budget = TransportWaits.Current is null ? string.Empty : " The wait budget (MaxWait, CLI --max-wait) is spent.";
+        var budget = TransportWaits.Current is { CanWait: true } ? " The wait budget (MaxWait, CLI --max-wait) is spent." : string.Empty;
         return new FhirServerUnavailableException(FhirUnavailableReason.CircuitOpen, AttemptHandler.AttemptsOf(request),
             $"The FHIR server {server} failed too often recently (failure ratio ≥ {settings.BreakerFailureRatio:0.##} " +
             $"over at least {settings.BreakerMinimumThroughput} requests): the circuit breaker is open{retryAfter} and the " +

@@ -6,7 +6,10 @@ public enum WaitReason
     /// <summary>The server answered 429 Too Many Requests (or another request to it did): waited its Retry-After.</summary>
     Throttled,
 
-    /// <summary>The circuit breaker for the server was open: waited until it lets a request through again (half-open).</summary>
+    /// <summary>
+    /// The server failed repeatedly: its circuit breaker was open (waited until it lets a request through again), or a
+    /// request spent all its retries on transient failures (waited a break before starting again).
+    /// </summary>
     CircuitOpen,
 }
 
@@ -27,7 +30,7 @@ public sealed record WaitSummary(int Throttled, TimeSpan ThrottledTime, int Circ
         if (Throttled > 0)
             parts.Add($"{Throttled} × throttled by the server (429, Retry-After) {Seconds(ThrottledTime)}");
         if (CircuitOpen > 0)
-            parts.Add($"{CircuitOpen} × circuit breaker open (the server failed repeatedly) {Seconds(CircuitOpenTime)}");
+            parts.Add($"{CircuitOpen} × the server failed repeatedly (circuit breaker open, or retries spent) {Seconds(CircuitOpenTime)}");
         var spent = BudgetSpent ? $"; the wait budget (--max-wait {Seconds(Budget)}) was spent, so the rest was not waited for" : string.Empty;
         return $"waited {Seconds(Total)}: {(parts.Count == 0 ? "no waits" : string.Join(", ", parts))}{spent}";
     }
@@ -40,9 +43,10 @@ public sealed record WaitSummary(int Throttled, TimeSpan ThrottledTime, int Circ
 /// to let requests through again — within one shared budget, and which records those waits. Flows with the async call
 /// (AsyncLocal) into the transport's handlers, like <see cref="TransportContext.Idempotent"/>.
 /// <para>
-/// Without a scope, a 429 is waited for per request (within <see cref="ResilienceSettings.MaxWait"/>) and an open
-/// circuit fails the request at once (health checks and probes must not hang). Scopes nest: a wait is recorded in every
-/// enclosing scope and must fit in each one's budget, so a CLI run can share one budget while each push reports its own waits.
+/// Without a waiting scope (<see cref="Begin"/>), each 429 wait of a request must fit <see cref="ResilienceSettings.MaxWait"/>
+/// and an open circuit fails the request at once (health checks, probes and the ledger's own retry schedule must not
+/// hang). Scopes nest: a wait is recorded in every enclosing scope and must fit each waiting scope's budget, so a CLI run
+/// shares one budget while each push only records its own waits (<see cref="Record"/>) for its summary.
 /// </para>
 /// </summary>
 public sealed class TransportWaits : IDisposable
@@ -54,18 +58,23 @@ public sealed class TransportWaits : IDisposable
     private readonly Tracker _all = new();
     private readonly Tracker _throttled = new();
     private readonly Tracker _circuit = new();
+    private readonly bool _waits;
     private TimeSpan? _budget;
     private bool _budgetSpent;
     private bool _disposed;
 
-    private TransportWaits(TransportWaits? parent, TimeSpan? budget)
+    private TransportWaits(TransportWaits? parent, TimeSpan? budget, bool waits)
     {
         _parent = parent;
         _budget = budget;
+        _waits = waits;
     }
 
     /// <summary>The innermost scope of the current async flow, if any.</summary>
     public static TransportWaits? Current => CurrentScope.Value;
+
+    /// <summary>True when this scope or an enclosing one is a waiting scope (<see cref="Begin"/>): an open breaker is waited for.</summary>
+    public bool CanWait => _waits || (_parent?.CanWait ?? false);
 
     /// <summary>
     /// Opens a scope. <paramref name="budget"/>: the most this scope may wait in total; null takes
@@ -75,13 +84,31 @@ public sealed class TransportWaits : IDisposable
     {
         if (budget < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(budget), budget, "A wait budget cannot be negative.");
-        var scope = new TransportWaits(CurrentScope.Value, budget);
+        var scope = new TransportWaits(CurrentScope.Value, budget, waits: true);
         CurrentScope.Value = scope;
         return scope;
     }
 
-    /// <summary>A scope for one request outside any scope: not installed in the async flow.</summary>
-    internal static TransportWaits Detached() => new(null, null);
+    /// <summary>
+    /// Opens a scope that only records the waits of the requests inside it (e.g. one push, for its summary); whether they
+    /// may wait, and how long, is up to the enclosing scopes.
+    /// </summary>
+    public static TransportWaits Record()
+    {
+        var scope = new TransportWaits(CurrentScope.Value, null, waits: false);
+        CurrentScope.Value = scope;
+        return scope;
+    }
+
+    /// <summary>The waits completed so far.</summary>
+    public WaitSummary Summary()
+    {
+        lock (_gate)
+        {
+            return new WaitSummary(_throttled.Count, _throttled.Total, _circuit.Count, _circuit.Total, _all.Total,
+                _budget ?? TimeSpan.Zero, _budgetSpent);
+        }
+    }
 
     /// <summary>What was waited so far (the budget shown is this scope's, or the settings' once a wait used it).</summary>
     public WaitSummary Summary(TimeProvider time)
@@ -106,19 +133,19 @@ public sealed class TransportWaits : IDisposable
 
     /// <summary>
     /// Asks to wait <paramref name="wait"/> for <paramref name="reason"/>: true (and the wait is recorded as begun) when it
-    /// fits the remaining budget of this scope and every enclosing one; false (and the budget marked spent) otherwise.
-    /// End the wait with <see cref="End"/>.
+    /// fits the remaining budget of every waiting scope from this one outwards (of <paramref name="defaultBudget"/> alone
+    /// when there is none); false (and the budget marked spent) otherwise. End the wait with <see cref="End"/>.
     /// </summary>
     public bool TryBegin(WaitReason reason, TimeSpan wait, TimeSpan defaultBudget, DateTimeOffset now)
     {
-        for (var scope = this; scope is not null; scope = scope._parent)
+        var fits = CanWait || wait <= defaultBudget;
+        for (var scope = this; scope is not null && fits; scope = scope._parent)
+            fits = !scope._waits || scope.Fits(wait, defaultBudget, now);
+        if (!fits)
         {
-            if (!scope.Fits(wait, defaultBudget, now))
-            {
-                for (var marked = this; marked is not null; marked = marked._parent)
-                    marked.MarkSpent();
-                return false;
-            }
+            for (var marked = this; marked is not null; marked = marked._parent)
+                marked.MarkSpent();
+            return false;
         }
 
         for (var scope = this; scope is not null; scope = scope._parent)
