@@ -211,7 +211,7 @@ public class FhirServerFixture : IAsyncLifetime
         }
     }
 
-    private static string FindRepoRoot()
+    internal static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -5,6 +5,15 @@ namespace Trd.Fhir.Adapter.Cli;
 /// <summary>The <c>trd-fhir</c> command line: verbs are thin handlers returning exit codes (see <see cref="ExitCodes"/>).</summary>
 public static class CliApp
 {
+    /// <summary>A token that looks like an option (<c>--x</c>, <c>-x</c>) but was taken as a file or directory argument because
+    /// the verb has no such option, and names no existing path: a usage error, not "no such file".</summary>
+    private static string? UnknownOption(ParseResult parse) =>
+        parse.CommandResult.Children.OfType<System.CommandLine.Parsing.ArgumentResult>()
+            .SelectMany(a => a.Tokens)
+            .Select(t => t.Value)
+            .Concat(parse.UnmatchedTokens)
+            .FirstOrDefault(v => v.Length > 1 && v[0] == '-' && !File.Exists(v) && !Directory.Exists(v));
+
     /// <summary>Runs one command line; <paramref name="time"/> is the clock every verb waits and dates on (default: the system's).</summary>
     public static int Run(string[] args, CliConsole console, TimeProvider? time = null)
     {
@@ -24,6 +33,11 @@ public static class CliApp
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
+        if (UnknownOption(parse) is { } unknown)
+        {
+            console.Error($"trd-fhir {parse.CommandResult.Command.Name}: unknown option '{unknown}' (fix: see 'trd-fhir {parse.CommandResult.Command.Name} --help'; a file whose name starts with '-' is given as ./{unknown})");
+            return ExitCodes.UsageOrInput;
+        }
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)

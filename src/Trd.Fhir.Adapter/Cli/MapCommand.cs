@@ -21,11 +21,13 @@ internal static class MapCommand
         var reverse = new Option<bool>("--reverse") { Description = "Read FHIR (a Bundle or a resource) and write the protocol document" };
         var identifierBase = new Option<string>("--identifier-base") { Description = "Base URL of the business identifier systems", DefaultValueFactory = _ => Identity.DefaultBase };
         var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundle against the profiles (by default a non-conforming Bundle is reported, not written, exit 1)" };
+        var phq9As = new Option<string>("--phq9-as") { Description = "How PHQ-9 assessments are written: observation, questionnaire-response or both", DefaultValueFactory = _ => "observation" };
+        phq9As.AcceptOnlyFromAmong("observation", "questionnaire-response", "both");
         var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
 
         var command = new Command("map", "Map a TRD protocol document to a FHIR R4 transaction Bundle, or back with --reverse")
         {
-            inputs, output, outDir, reverse, identifierBase, noValidate, igs,
+            inputs, output, outDir, reverse, identifierBase, noValidate, phq9As, igs,
         };
         command.SetAction(parse =>
         {
@@ -35,6 +37,11 @@ internal static class MapCommand
                 console.Error($"{path}: no such file or directory (fix: check the path)");
             if (missing.Count > 0)
                 return ExitCodes.UsageOrInput;
+            if (files.Count == 0)
+            {
+                console.Error($"map: no {(parse.GetValue(reverse) ? "FHIR JSON files" : "protocol documents")} (*.json) in {string.Join(", ", parse.GetValue(inputs)!)} (fix: give a .json file or a directory that holds some)");
+                return ExitCodes.UsageOrInput;
+            }
             var target = parse.GetValue(output);
             var directory = parse.GetValue(outDir);
             if (target is not null && (files.Count > 1 || directory is not null))
@@ -51,11 +58,17 @@ internal static class MapCommand
                 return ExitCodes.UsageOrInput;
             }
             using var lease = validator;
-            var map = new MapProtocol(identity, validator);
+            var channel = parse.GetValue(phq9As) switch { "questionnaire-response" => Phq9Channel.QuestionnaireResponse, "both" => Phq9Channel.Both, _ => Phq9Channel.Observation };
+            var map = new MapProtocol(identity, validator, channel);
 
             var exit = ExitCodes.Success;
             foreach (var file in files)
             {
+                if (parse.GetValue(reverse) && directory is not null)
+                {
+                    exit = Math.Max(exit, ReverseEach(file, map, console, directory));
+                    continue;
+                }
                 var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, map, console) : Forward(file, map, console);
                 if (!ok)
                 {
@@ -100,14 +113,48 @@ internal static class MapCommand
         var reversed = map.Reverse(File.ReadAllBytes(file));
         if (reversed.NotFhir is { } issue)
         {
-            var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
-            console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
+            NotFhir(file, issue, console);
             return ("", "", false);
         }
         var result = reversed.Result!;
-        console.Problems(file, result.Problems);
+        console.Problems(file, [.. result.Problems, .. result.Notices]);
         if (result.Protocol is not { } protocol)
             return ("", "", false);
-        return (ProtocolWriter.Write(protocol), $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9", true);
+        return (ProtocolWriter.Write(protocol), Summary(protocol), true);
+    }
+
+    private static string Summary(TrdProtocol protocol) => $"{protocol.Phases.Count} phases, {protocol.Sessions.Count} sessions, {protocol.Phq9.Count} PHQ-9";
+
+    private static void NotFhir(string file, OperationOutcome.IssueComponent issue, CliConsole console)
+    {
+        var where = issue.Diagnostics is { } d && d.StartsWith("line ", StringComparison.Ordinal) ? $"{file}:{d[5..].Replace(", position ", ":", StringComparison.Ordinal)}" : file;
+        console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
+    }
+
+    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
+    private static int ReverseEach(string file, MapProtocol map, CliConsole console, string directory)
+    {
+        var (reading, issue) = map.ReverseEach(File.ReadAllBytes(file));
+        if (reading is null)
+        {
+            NotFhir(file, issue!, console);
+            return ExitCodes.UsageOrInput;
+        }
+        console.Problems(file, reading.Problems);
+        var exit = reading.Problems.Any(p => p.IsError) ? ExitCodes.UsageOrInput : ExitCodes.Success;
+        foreach (var result in reading.Protocols)
+        {
+            console.Problems(file, [.. result.Problems, .. result.Notices]);
+            if (result.Protocol is not { } protocol)
+            {
+                exit = ExitCodes.UsageOrInput;
+                continue;
+            }
+            var name = $"{Path.GetFileNameWithoutExtension(file)}.{protocol.Id}.protocol.json";
+            File.WriteAllText(Path.Combine(directory, name), ProtocolWriter.Write(protocol));
+            console.Out($"{file}: {name}: {Summary(protocol)}");
+        }
+        console.Out($"{file}: {reading.Protocols.Count} patient(s), {reading.Protocols.Count(p => p.Protocol is not null)} protocol(s) written");
+        return exit;
     }
 }

@@ -12,7 +12,7 @@ namespace Trd.Fhir.Adapter.Cli;
 internal sealed class ServerOptions
 {
     public Option<string> Server { get; } = new("--server") { Description = "FHIR base URL, e.g. https://fhir.example.org/r4", Required = true };
-    public Option<AuthKind> Auth { get; } = new("--auth") { Description = "none | basic | bearer | smart-backend", DefaultValueFactory = _ => AuthKind.None, CustomParser = ParseAuth };
+    public Option<AuthKind> Auth { get; } = new("--auth") { Description = "none | basic | bearer | smart-backend", HelpName = "none|basic|bearer|smart-backend", DefaultValueFactory = _ => AuthKind.None, CustomParser = ParseAuth };
     public Option<string?> Username { get; } = new("--username") { Description = "basic: user name" };
     public Option<string?> Password { get; } = new("--password") { Description = "basic: password (or environment variable TRD_FHIR_PASSWORD)" };
     public Option<string?> Token { get; } = new("--token") { Description = "bearer: access token (or environment variable TRD_FHIR_TOKEN)" };

@@ -38,7 +38,8 @@ internal static class SyncCommands
         var ledger = LedgerCommands.LedgerOption(required: false);
         var parallel = new Option<int>("--parallel") { Description = "With --ledger: protocols pushed at once (1–64)", DefaultValueFactory = _ => 1 };
         var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundles against the profiles before sending (by default a protocol whose Bundle does not conform stops the push before anything is sent, exit 1)" };
-        var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate };
+        var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
+        var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate, igs };
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -80,9 +81,17 @@ internal static class SyncCommands
             if (ledgerSpec is not null && ledgerStore is null)
                 return ExitCodes.UsageOrInput;
             await using var ownedLedger = ledgerStore;
+            if (!Trd.Fhir.Profiles.ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], new Dictionary<string, string>(), out var pool, out var problem))
+            {
+                console.Error(problem!);
+                return ExitCodes.UsageOrInput;
+            }
+            using var lease = pool!;
+            var push = (parse.GetValue(igs) ?? []).Length == 0
+                ? services.GetRequiredService<PushProtocols>()
+                : new PushProtocols(new MapProtocol(services.GetRequiredService<Identity>(), lease), services.GetRequiredService<PushWorkflow>());
             // The whole run shares one wait budget (--max-wait) for throttling and an open circuit breaker.
             using var runWaits = Transport.Resilience.TransportWaits.Begin();
-            var push = services.GetRequiredService<PushProtocols>();
             // Validated first, every one of them: nothing is sent while one protocol maps to a Bundle that does not conform.
             var prepared = push.Prepare(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate));
             var conform = true;

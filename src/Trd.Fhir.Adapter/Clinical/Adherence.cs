@@ -2,7 +2,7 @@ using Trd.Fhir.Adapter.Protocol;
 
 namespace Trd.Fhir.Adapter.Clinical;
 
-public enum CourseKind { TmsAcute, TmsMaintenance, Psychotherapy, Ect, SupervisedMedication }
+public enum CourseKind { TmsAcute, TmsMaintenance, Psychotherapy, Ect, SupervisedMedication, Phq9Monitoring }
 
 public enum AdherenceState { NotStarted, OnTrack, Behind, NotRecorded }
 
@@ -31,7 +31,8 @@ public sealed record CourseAdherence(
 }
 
 /// <summary>
-/// Adherence per course (TMS acute and maintenance, psychotherapy, ECT, supervised esketamine/ketamine). Rules
+/// Adherence per course (TMS acute and maintenance, psychotherapy, ECT, supervised esketamine/ketamine, PHQ-9 monitoring:
+/// the PHQ-9s recorded in the phase against the monitoring schedule). Rules
 /// (docs/clinical.md): a daily schedule of clinic sessions means weekdays (5 a week); a course starts at its first
 /// recorded session, else at its phase's actual start; it ends at its phase's actual end, or — when the course is
 /// completed or stopped — at its last recorded session; the TMS acute stage ends the day before the first maintenance
@@ -70,6 +71,9 @@ public static class Adherence
                     case MedicationIntervention { Supervised: true } medication:
                         courses.Add(Course(phase, medication, CourseKind.SupervisedMedication, medication.Schedule, sessions, asOf, null, fallbackToPhaseStart: true));
                         break;
+                    case Phq9MonitoringIntervention monitoring:
+                        courses.Add(Course(phase, monitoring, CourseKind.Phq9Monitoring, monitoring.Schedule, Phq9InPhase(protocol, phase, monitoring, asOf), asOf, null, fallbackToPhaseStart: true));
+                        break;
                 }
             }
         }
@@ -105,6 +109,14 @@ public static class Adherence
             : AdherenceState.Behind;
         return new CourseAdherence(intervention.Id, kind, phase.Number, describe, planned, from, until, expected, delivered, missed, stopped, state);
     }
+
+    /// <summary>The PHQ-9 assessments within the phase's actual period (up to the read-out date), as completed "sessions" of its
+    /// monitoring order: PHQ-9 monitoring is counted like any other course.</summary>
+    private static List<DeliveredSession> Phq9InPhase(TrdProtocol protocol, Phase phase, Intervention monitoring, DateOnly asOf) =>
+        protocol.Phq9.Where(a => a.Date <= asOf && phase.Actual?.Start is { } s && a.Date >= s && (phase.Actual.End is not { } e || a.Date <= e))
+            .OrderBy(a => a.Date)
+            .Select(a => new DeliveredSession(null, monitoring.Id, null, a.Date, SessionStatus.Completed, null, null, null))
+            .ToList();
 
     private static DateOnly? Min(DateOnly? a, DateOnly b) => a is { } x && x < b ? x : b;
 

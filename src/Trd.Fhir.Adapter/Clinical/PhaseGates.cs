@@ -36,7 +36,18 @@ public sealed record PhaseGate(
     Phq9Assessment? Baseline,
     Phq9Assessment? Latest,
     decimal? ImprovementPercent,
-    bool NextPhaseStarted);
+    bool NextPhaseStarted)
+{
+    /// <summary>The longest the plan lets pass between two PHQ-9s in this phase (its PHQ-9 monitoring schedule), in days;
+    /// null when the phase has no PHQ-9 monitoring order.</summary>
+    public int? MonitoringIntervalDays { get; init; }
+
+    /// <summary>Days from the latest PHQ-9 to <see cref="EvaluatedOn"/>.</summary>
+    public int? EvidenceAgeDays => Latest is { } l && EvaluatedOn is { } on ? on.DayNumber - l.Date.DayNumber : null;
+
+    /// <summary>The latest PHQ-9 is older than the monitoring interval allows: too old to judge the gate by.</summary>
+    public bool EvidenceTooOld => EvidenceAgeDays is { } age && MonitoringIntervalDays is { } interval && age > interval;
+}
 
 public enum HintKind { Gate, Safety, Adherence }
 
@@ -101,7 +112,18 @@ public static class PhaseGates
                 : Phq9Scoring.IsRemission(latest.Total) ? GateState.CriterionNotMet
                 : GateState.EscalationCriterionMet;
         }
-        return new PhaseGate(phase.Number, state, minimum, start, evaluatedOn, gateDate, weeks, baseline, latest, improvement, nextStarted);
+        return new PhaseGate(phase.Number, state, minimum, start, evaluatedOn, gateDate, weeks, baseline, latest, improvement, nextStarted)
+        {
+            MonitoringIntervalDays = phase.Interventions.OfType<Phq9MonitoringIntervention>().Where(m => m.Status != InterventionStatus.Stopped)
+                .Select(m => (int?)IntervalDays(m.Schedule)).Min(),
+        };
+    }
+
+    /// <summary>Days between two assessments of a schedule (every × unit ÷ times, rounded up).</summary>
+    public static int IntervalDays(Schedule schedule)
+    {
+        var days = schedule.Every * (schedule.Unit == ScheduleUnit.Week ? 7 : 1);
+        return (days + schedule.Times - 1) / Math.Max(1, schedule.Times);
     }
 
     public static IReadOnlyList<Hint> Hints(IReadOnlyList<PhaseGate> gates, IReadOnlyList<Phq9Assessment> assessments, IReadOnlyList<SafetySignal> signals, IReadOnlyList<CourseAdherence> adherence)
@@ -110,7 +132,7 @@ public static class PhaseGates
         foreach (var gate in gates)
         {
             if (GateHint(gate, assessments) is { } hint)
-                hints.Add(hint);
+                hints.Add(WithEvidence(gate, hint));
         }
         if (assessments.Count > 0 && signals.Count > 0 && signals[^1].Date == assessments[^1].Date)
         {
@@ -128,6 +150,28 @@ public static class PhaseGates
                 "Check with the patient and the team whether sessions were missed or not recorded before judging the course's effect."));
         }
         return hints;
+    }
+
+    /// <summary>
+    /// Every gate hint states the date and age of the PHQ-9 it rests on. When that PHQ-9 is older than the phase's monitoring
+    /// interval allows and the hint would recommend (criterion met or not), it says "data too old to judge" instead and
+    /// lists the assessments the schedule asked for since.
+    /// </summary>
+    private static Hint WithEvidence(PhaseGate gate, Hint hint)
+    {
+        if (gate.Latest is not { } latest || gate.EvaluatedOn is not { } on)
+            return hint;
+        var evidence = $"evidence: PHQ-9 of {Format.Date(latest.Date)}, {gate.EvidenceAgeDays} days old on {Format.Date(on)}"
+            + (gate.MonitoringIntervalDays is { } interval ? $" (the plan asks for one every {interval} days)" : "");
+        hint = hint with { Data = [.. hint.Data, evidence] };
+        if (!gate.EvidenceTooOld || gate.NextPhaseStarted || gate.State is not (GateState.EscalationCriterionMet or GateState.CriterionNotMet))
+            return hint;
+        var due = new List<string>();
+        for (var d = latest.Date.AddDays(gate.MonitoringIntervalDays!.Value); d <= on; d = d.AddDays(gate.MonitoringIntervalDays.Value))
+            due.Add(Format.Date(d));
+        var missing = $"missing PHQ-9 assessments (due by the monitoring schedule, none recorded): {string.Join(", ", due.Take(12))}" + (due.Count > 12 ? $" and {due.Count - 12} more" : "");
+        return new Hint($"phase-{gate.Phase}-data-too-old", HintKind.Gate, hint.Rule, [.. hint.Data, missing],
+            $"Data too old to judge: the latest PHQ-9 is {gate.EvidenceAgeDays} days old, more than the plan's monitoring interval of {gate.MonitoringIntervalDays} days. A current PHQ-9 is needed before the phase {gate.Phase} gate can be judged.");
     }
 
     private static Hint? GateHint(PhaseGate gate, IReadOnlyList<Phq9Assessment> assessments)
@@ -183,6 +227,7 @@ public static class PhaseGates
         CourseKind.TmsMaintenance => "rTMS maintenance",
         CourseKind.Psychotherapy => "Psychotherapy",
         CourseKind.Ect => "ECT",
+        CourseKind.Phq9Monitoring => "PHQ-9 monitoring",
         _ => "Supervised esketamine/ketamine",
     };
 }

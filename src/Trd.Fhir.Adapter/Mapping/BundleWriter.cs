@@ -22,7 +22,7 @@ internal sealed class BundleWriter(TrdProtocol protocol, Identity identity)
     public ResourceReference Subject { get; } = SubjectOf(protocol.Patient);
 
     /// <summary>Adds <paramref name="resource"/> as a conditional create on its business identifier; returns a reference to its fullUrl.</summary>
-    public ResourceReference Add(DomainResource resource, string local, string profile)
+    public ResourceReference Add(DomainResource resource, string local, string? profile)
     {
         var entry = Identity.ConditionalCreate(resource, Protocol.Id, local, profile);
         _fullUrls[$"{resource.TypeName}/{local}"] = entry.FullUrl!;

@@ -33,7 +33,8 @@ public sealed class Identity(string identifierBase)
         return value?[prefix.Length..];
     }
 
-    /// <summary>The business identifiers of the resource kinds Trd.Fhir writes (empty for other kinds).</summary>
+    /// <summary>The business identifiers of the resource kinds Trd.Fhir writes (empty for other kinds; a copy for the
+    /// QuestionnaireResponse, whose identifier is 0..1).</summary>
     public static List<Identifier> IdentifiersOf(Resource resource) => resource switch
     {
         CarePlan r => r.Identifier,
@@ -46,6 +47,7 @@ public sealed class Identity(string identifierBase)
         Procedure r => r.Identifier,
         Observation r => r.Identifier,
         Flag r => r.Identifier,
+        QuestionnaireResponse r => r.Identifier is { } one ? [one] : [],
         _ => [],
     };
 
@@ -53,14 +55,16 @@ public sealed class Identity(string identifierBase)
     /// The transaction entry of one of our resources: its business identifier and claimed profile set, its fullUrl the
     /// name-based UUID of that identifier, and a conditional create (<c>If-None-Exist</c>) on it.
     /// </summary>
-    public Bundle.EntryComponent ConditionalCreate(DomainResource resource, string protocolId, string local, string profile)
+    public Bundle.EntryComponent ConditionalCreate(DomainResource resource, string protocolId, string local, string? profile)
     {
         var identifier = For(resource.TypeName, protocolId, local);
-        var identifiers = IdentifiersOf(resource);
-        identifiers.Add(identifier);
+        if (resource is QuestionnaireResponse response)
+            response.Identifier = identifier;
+        else
+            IdentifiersOf(resource).Add(identifier);
         if (IdentifiersOf(resource).Count == 0)
             throw new InvalidOperationException($"{resource.TypeName} has no identifier mapping");
-        resource.Meta = new Meta { Profile = [profile] };
+        resource.Meta = profile is null ? null : new Meta { Profile = [profile] };
         return new Bundle.EntryComponent
         {
             FullUrl = FullUrl(identifier),

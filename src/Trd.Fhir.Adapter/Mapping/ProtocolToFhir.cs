@@ -10,11 +10,18 @@ namespace Trd.Fhir.Adapter.Mapping;
 /// goals, team, prior trials, care plans), <see cref="OrderWriter"/> (interventions), <see cref="SessionWriter"/>
 /// (Procedures), <see cref="Phq9Writer"/> (PHQ-9). The element-by-element traceability is docs/mapping.md.
 /// </summary>
-public sealed class ProtocolToFhir(Identity identity)
+/// <summary>How PHQ-9 assessments are written: as Observations (panel, items, total), as a QuestionnaireResponse of the
+/// project's PHQ-9 Questionnaire (the channel of servers such as Epic that take PHQ-9 only that way), or both — then the
+/// Observations say <c>derivedFrom</c> the QuestionnaireResponse (the US Core pattern) and a reader counts the assessment once.</summary>
+public enum Phq9Channel { Observation, QuestionnaireResponse, Both }
+
+public sealed class ProtocolToFhir(Identity identity, Phq9Channel phq9 = Phq9Channel.Observation)
 {
     public static ProtocolToFhir Default { get; } = new(Identity.Default);
 
     public Identity Identity { get; } = identity;
+
+    public Phq9Channel Phq9 { get; } = phq9;
 
     public Bundle Map(TrdProtocol protocol)
     {
@@ -26,7 +33,7 @@ public sealed class ProtocolToFhir(Identity identity)
         foreach (var session in protocol.Sessions)
             SessionWriter.Write(w, session);
         foreach (var assessment in protocol.Phq9)
-            Phq9Writer.WriteObservations(w, assessment);
+            Phq9Writer.Write(w, assessment, Phq9);
         return w.Bundle;
     }
 }

@@ -73,3 +73,14 @@ public static class Phq9Scoring
     public static decimal? ImprovementPercent(int baseline, int current) =>
         baseline == 0 ? null : Math.Round(100m * (baseline - current) / baseline, 1, MidpointRounding.AwayFromZero);
 }
+
+/// <summary>
+/// A PHQ-9 whose item 9 (thoughts of self-harm, LOINC 44260-8) scored <see cref="Phq9Scoring.SafetyItem9AtLeast"/> or more,
+/// as found while reading (<see cref="Where"/>: the JSON path or FHIR location); <see cref="Total"/> is null when unknown.
+/// </summary>
+public sealed record Phq9SafetySignal(DateOnly Date, int Item9, int? Total, string Where)
+{
+    /// <summary>The signal as a warning for text output and OperationOutcomes.</summary>
+    public Problem ToProblem() => new(ProblemSeverity.Warning, ProblemCode.SafetySignal, Where,
+        $"PHQ-9 item 9 (thoughts of self-harm) scored {Item9} on {Date:yyyy-MM-dd}: safety signal", "a clinician must review suicide risk");
+}

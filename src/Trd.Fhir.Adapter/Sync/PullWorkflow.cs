@@ -18,7 +18,7 @@ public sealed record PullResult(ReverseResult Result, int ResourcesRead, IReadOn
 public sealed class PullWorkflow(FhirServerConnection server, FhirToProtocol reader, ILogger<PullWorkflow> logger)
 {
     public static readonly IReadOnlyList<string> ResourceTypes =
-        ["CarePlan", "Condition", "Goal", "CareTeam", "MedicationRequest", "MedicationStatement", "ServiceRequest", "Procedure", "Observation"];
+        ["CarePlan", "Condition", "Goal", "CareTeam", "MedicationRequest", "MedicationStatement", "ServiceRequest", "Procedure", "Observation", "QuestionnaireResponse"];
 
     private static readonly string Phq9Codes = string.Join(",",
         new[] { Codes.Phq9Panel, Codes.Phq9Total, Codes.Phq9DifficultyItem }.Concat(Codes.Phq9Items.Select(i => i.Code)).Select(c => $"{Codes.Loinc}|{c}"));

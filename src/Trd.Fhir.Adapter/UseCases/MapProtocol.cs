@@ -22,9 +22,10 @@ public sealed record ReversedProtocol(ReverseResult? Result, OperationOutcome.Is
 /// first step of every push): read → map → validate with the <see cref="ValidatorPool"/> (when given). And back:
 /// <see cref="Reverse"/>, FHIR → protocol with the tolerant reader.
 /// </summary>
-public sealed class MapProtocol(Identity identity, ValidatorPool? validator)
+public sealed class MapProtocol(Identity identity, ValidatorPool? validator, Phq9Channel phq9 = Phq9Channel.Observation)
 {
-    private readonly ProtocolToFhir _mapper = new(identity);
+    private readonly ProtocolToFhir _mapper = new(identity, phq9);
+    private readonly FhirToProtocol _reader = new(identity);
 
     /// <summary>Reads the document (UTF-8 JSON), maps it and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
     public MappedProtocol Map(ReadOnlySpan<byte> utf8, bool validate = true)
@@ -41,13 +42,22 @@ public sealed class MapProtocol(Identity identity, ValidatorPool? validator)
         return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.ValidateMeasured(bundle) : null);
     }
 
-    /// <summary>FHIR JSON (a Bundle or one resource) → protocol document.</summary>
+    /// <summary>FHIR JSON (a Bundle or one resource) → protocol document; input with several patients is an error.</summary>
     public ReversedProtocol Reverse(byte[] utf8)
     {
         var parsed = TrdFhirParser.Parse(utf8, xml: false);
         if (parsed.Resource is not { } resource)
             return new ReversedProtocol(null, parsed.Outcome.Issue[0]);
-        var resources = resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
-        return new ReversedProtocol(new FhirToProtocol(identity).Read(resources), null);
+        return new ReversedProtocol(_reader.Read(Resources(resource)), null);
     }
+
+    /// <summary>FHIR JSON → one protocol document per patient in it (never a merge); null when it is not FHIR.</summary>
+    public (ReverseReading? Reading, OperationOutcome.IssueComponent? NotFhir) ReverseEach(byte[] utf8)
+    {
+        var parsed = TrdFhirParser.Parse(utf8, xml: false);
+        return parsed.Resource is { } resource ? (_reader.ReadEach(Resources(resource)), null) : (null, parsed.Outcome.Issue[0]);
+    }
+
+    private static IReadOnlyList<SourcedResource> Resources(Resource resource) =>
+        resource is Bundle bundle ? FhirToProtocol.Entries(bundle) : [new SourcedResource(resource, resource.TypeName, null)];
 }

@@ -23,6 +23,9 @@ public readonly record struct PatientKey(string System, string Value)
 /// <see cref="PatientNotFound"/> when the server has no such patient.</summary>
 public sealed record PulledProtocol(TrdProtocol? Protocol, int ResourcesRead, IReadOnlyList<string> Notes, IReadOnlyList<Problem> Problems)
 {
+    /// <summary>Every PHQ-9 with item 9 ≥ 1 met while reading (also in <see cref="Problems"/> as SafetySignal warnings).</summary>
+    public IReadOnlyList<Phq9SafetySignal> SafetySignals { get; init; } = [];
+
     public bool PatientNotFound => Protocol is null && ResourcesRead == 0 && Problems.Any(p => p.Code == ProblemCode.UnknownReference && p.Path == "Patient");
 }
 
@@ -33,6 +36,10 @@ public sealed class PullProtocol(PullWorkflow pull)
     public async Task<PulledProtocol> PullAsync(PatientKey patient, DateTimeOffset? since, CancellationToken cancellationToken)
     {
         var result = await pull.PullAsync(patient.System, patient.Value, since, cancellationToken);
-        return new PulledProtocol(result.Result.Protocol, result.ResourcesRead, result.Notes, result.Result.Problems);
+        // Notices: every PHQ-9 safety signal (item 9 ≥ 1) and the unkeyed-id warning, shown with the problems, never dropped.
+        return new PulledProtocol(result.Result.Protocol, result.ResourcesRead, result.Notes, [.. result.Result.Problems, .. result.Result.Notices])
+        {
+            SafetySignals = result.Result.SafetySignals,
+        };
     }
 }

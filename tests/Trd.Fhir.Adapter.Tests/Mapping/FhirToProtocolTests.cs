@@ -68,7 +68,8 @@ public class FhirToProtocolTests
 
         var protocol = result.Protocol!;
         Assert.Empty(result.Problems);
-        Assert.Equal(new PatientRef(Mrn, "SYN-7", "Patient/p1"), protocol.Patient);
+        // Issue 11: a foreign server's Patient.id is no longer carried as the protocol's literal reference (another server would misread it).
+        Assert.Equal(new PatientRef(Mrn, "SYN-7", null), protocol.Patient);
         Assert.Empty(protocol.Phases);
         Assert.Equal([12, 9, 4], protocol.Phq9.Select(a => a.Total));
         Assert.All(protocol.Phq9, a => Assert.Null(a.Items));

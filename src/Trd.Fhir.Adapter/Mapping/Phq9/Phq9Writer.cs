@@ -6,7 +6,8 @@ namespace Trd.Fhir.Adapter.Mapping;
 
 /// <summary>
 /// PHQ-9 family, protocol → FHIR Observations: a panel (44249-1) <c>hasMember</c> the nine LA-coded items, the difficulty
-/// item and the total (44261-6) with its severity band; item 9 ≥ 1 carries the suicidal-ideation interpretation.
+/// item and the total (44261-6) with its severity band; item 9 ≥ 1 carries the suicidal-ideation interpretation. Or, by
+/// <see cref="Phq9Channel"/>, a QuestionnaireResponse (<see cref="Phq9QuestionnaireResponse"/>), or both.
 /// </summary>
 public static class Phq9Writer
 {
@@ -17,7 +18,16 @@ public static class Phq9Writer
         return new Coding(Codes.Phq9Severity, Kebab.Name(band), Phq9Scoring.LabelWithRange(band));
     }
 
-    internal static void WriteObservations(BundleWriter w, Phq9Assessment a)
+    internal static void Write(BundleWriter w, Phq9Assessment a, Phq9Channel channel)
+    {
+        var response = channel is Phq9Channel.QuestionnaireResponse or Phq9Channel.Both
+            ? w.Add(Phq9QuestionnaireResponse.Write(a, w.Subject), $"phq9-{BundleWriter.Date(a.Date)}/response", null)
+            : null;
+        if (channel is Phq9Channel.Observation or Phq9Channel.Both)
+            WriteObservations(w, a, response);
+    }
+
+    private static void WriteObservations(BundleWriter w, Phq9Assessment a, ResourceReference? response)
     {
         var local = $"phq9-{BundleWriter.Date(a.Date)}";
         var members = new List<ResourceReference>();
@@ -27,7 +37,7 @@ public static class Phq9Writer
             {
                 var (code, display) = Codes.Phq9Items[i];
                 var (answer, answerDisplay) = Codes.Phq9Answers[items[i]];
-                var item = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, code, display));
+                var item = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, code, display), response);
                 item.Value = new CodeableConcept(Codes.Loinc, answer, answerDisplay);
                 if (i == Phq9Assessment.SuicidalityItemIndex && Phq9Scoring.IsSafetySignal(items[i]))
                     item.Interpretation = [SuicidalIdeation()];
@@ -37,16 +47,16 @@ public static class Phq9Writer
         if (a.Difficulty is { } difficulty)
         {
             var (answer, answerDisplay) = Codes.DifficultyAnswers[(int)difficulty];
-            var item = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9DifficultyItem, "How difficult have these problems made it for you to do your work, take care of things at home, or get along with other people"));
+            var item = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9DifficultyItem, Phq9Questionnaire.DifficultyText), response);
             item.Value = new CodeableConcept(Codes.Loinc, answer, answerDisplay);
             members.Add(w.Add(item, $"{local}/difficulty", ProfileUrls.Phq9Difficulty));
         }
-        var total = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Total, "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"));
+        var total = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Total, Phq9Questionnaire.TotalText), response);
         total.Value = Codes.Score(a.Total);
         total.Interpretation = [new CodeableConcept { Coding = [Severity(a.Total)] }];
         members.Add(w.Add(total, $"{local}/total", ProfileUrls.Phq9Total));
 
-        var panel = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Panel, "PHQ-9 quick depression assessment panel [Reported.PHQ]"));
+        var panel = Survey(w, a.Date, new CodeableConcept(Codes.Loinc, Codes.Phq9Panel, "PHQ-9 quick depression assessment panel [Reported.PHQ]"), response);
         panel.HasMember = members;
         w.Add(panel, local, ProfileUrls.Phq9Panel);
     }
@@ -54,8 +64,9 @@ public static class Phq9Writer
     internal static CodeableConcept SuicidalIdeation() =>
         new(Codes.Phq9Flag, "suicidal-ideation", "Suicidal ideation reported", "PHQ-9 item 9 positive: clinician review of suicide risk required");
 
-    private static Observation Survey(BundleWriter w, DateOnly date, CodeableConcept code) => new()
+    private static Observation Survey(BundleWriter w, DateOnly date, CodeableConcept code, ResourceReference? response = null) => new()
     {
+        DerivedFrom = response is null ? [] : [new ResourceReference(response.Reference)],
         Status = ObservationStatus.Final,
         Category = [new CodeableConcept(Codes.ObservationCategory, "survey", "Survey")],
         Code = code,
