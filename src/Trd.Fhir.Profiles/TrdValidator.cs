@@ -11,8 +11,10 @@ namespace Trd.Fhir.Profiles;
 
 /// <summary>
 /// The validation façade: one long-lived Firely <see cref="Validator"/> over our resolver chain. Create once per process.
-/// Single-threaded use needs nothing more; call <see cref="WarmUp"/> before validating concurrently (afterwards every
-/// method is thread-safe). Problems are always returned as <see cref="OperationOutcome"/> issues.
+/// Thread-safe: the first validation of a new kind of resource compiles that kind's schemas alone, with an empty instance
+/// (<see cref="CompileGate"/>), and no lock is held while an instance validates; <see cref="WarmUp"/> at start-up compiles
+/// all our profiles ahead. Bundles validate in time linear in their size (<see cref="ChunkedBundle"/>) and can be cancelled
+/// between chunks. Problems are always returned as <see cref="OperationOutcome"/> issues.
 /// </summary>
 public sealed class TrdValidator : IDisposable
 {
@@ -22,16 +24,23 @@ public sealed class TrdValidator : IDisposable
     private readonly Dictionary<string, string> _byKind;
     private readonly IDisposable[] _owned;
     private readonly bool _prefetch;
+    private readonly CompileGate _gate;
+    private readonly SharedStateValidator? _shared;
     private IReadOnlyList<string>? _profileUrls;
 
-    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch)
+    private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch, bool sharedState)
     {
         _resolver = resolver;
         _validator = validator;
         _byKind = byKind;
         _owned = owned;
         _prefetch = prefetch;
+        _gate = new CompileGate((r, p) => Run(r, p), byKind);
+        _shared = sharedState ? SharedStateValidator.TryCreate(validator) : null;
     }
+
+    /// <summary>Kinds of resource compiled through the gate so far (tests).</summary>
+    internal int CompiledKinds => _gate.Count;
 
     /// <summary>Canonical URLs of the StructureDefinitions we know beyond core (embedded + extra sources).</summary>
     public IReadOnlyList<string> ProfileUrls => _profileUrls ??=
@@ -51,6 +60,9 @@ public sealed class TrdValidator : IDisposable
     /// <summary>Bundles with more entries than this are validated in chunks (<see cref="ChunkedBundle"/>: linear, same
     /// findings); smaller ones in one pass. Settable for the equivalence tests.</summary>
     internal int ChunkedAbove { get; init; } = 256;
+
+    /// <summary>Whether this validator runs through <see cref="SharedStateValidator"/> (tests).</summary>
+    internal bool SharesState => _shared is not null;
 
     /// <summary>Entries per chunk of a chunked Bundle validation.</summary>
     internal int ChunkSize { get; init; } = 64;
@@ -91,7 +103,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch) { Checks = new SupplementaryChecks(resolver, unknownAsWarning) };
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning) };
     }
 
     /// <summary>
@@ -102,22 +114,26 @@ public sealed class TrdValidator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(resource);
         if (_prefetch) _resolver.Prefetch(PrefetchKeys(resource, profile));
+        _gate.Ensure(resource, profile, ProfilePolicy.MetaProfile);
         return Finish(Run(resource, profile), resource, profile);
     }
 
     /// <summary>Validates a Bundle: the Bundle itself, then each entry against its own type and meta.profile, and with
     /// <see cref="ProfilePolicy.MetaProfileAndKind"/> also against the configured profile of its resource type.
-    /// In-bundle references are resolved and checked against their target profiles.</summary>
-    public OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy = ProfilePolicy.MetaProfile)
+    /// In-bundle references are resolved and checked against their target profiles. A large Bundle is validated in chunks
+    /// (same findings, linear time); <paramref name="cancellationToken"/> is checked between chunks
+    /// (<see cref="OperationCanceledException"/>).</summary>
+    public OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy = ProfilePolicy.MetaProfile, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return ValidateBundle(bundle, policy, bundle.Entry.Count > ChunkedAbove ? ChunkSize : 0);
+        return ValidateBundle(bundle, policy, bundle.Entry.Count > ChunkedAbove ? ChunkSize : 0, cancellationToken);
     }
 
     /// <summary>As <see cref="ValidateBundle(Bundle, ProfilePolicy)"/>, in chunks of <paramref name="chunkSize"/> entries
     /// (<see cref="ChunkedBundle"/>), or in one pass when 0. Internal: the equivalence tests compare the two.</summary>
-    internal OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy, int chunkSize)
+    internal OperationOutcome ValidateBundle(Bundle bundle, ProfilePolicy policy, int chunkSize, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (_prefetch)
         {
             _resolver.Prefetch(bundle.Entry.Select(e => e.Resource).OfType<Resource>()
@@ -128,7 +144,8 @@ public sealed class TrdValidator : IDisposable
         CurrentPolicy.Value = policy;
         try
         {
-            var oo = chunkSize > 0 ? ChunkedBundle.Validate(bundle, chunkSize, b => Run(b, null)) : Run(bundle, null);
+            _gate.Ensure(bundle, null, policy);
+            var oo = chunkSize > 0 ? ChunkedBundle.Validate(bundle, chunkSize, b => Run(b, null), cancellationToken) : Run(bundle, null);
             return Finish(oo, bundle, null);
         }
         finally
@@ -199,7 +216,7 @@ public sealed class TrdValidator : IDisposable
     {
         try
         {
-            return _validator.Validate(resource, profile);
+            return _shared is { } shared ? shared.Validate(resource.ToPocoNode(ModelInfo.ModelInspector), profile) : _validator.Validate(resource, profile);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException && resource is Bundle bundle)
         {

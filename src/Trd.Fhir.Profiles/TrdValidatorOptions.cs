@@ -66,4 +66,8 @@ public sealed class TrdValidatorOptions
     /// Default: none. Not exercised by the test suite (no network here): treat as an integration point.
     /// </summary>
     public Uri? TerminologyServer { get; set; }
+
+    /// <summary>Validate through Scale.SharedStateValidator (one FHIRPath cache for the process) when the Firely version
+    /// allows it. Default: true; false only to compare with the public Firely entry point (tests, benchmarks).</summary>
+    internal bool SharedState { get; set; } = true;
 }

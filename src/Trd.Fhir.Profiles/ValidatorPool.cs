@@ -7,15 +7,16 @@ namespace Trd.Fhir.Profiles;
 /// <summary>
 /// The one façade the application validates through: a <see cref="TrdValidator"/> for one configuration, warm and shared by
 /// everyone in the process (the CLI's runs, the API's requests, a host calling the CLI repeatedly) — profiles compile once.
-/// The first validation of each kind of resource (<see cref="KindKey"/>: type + claimed profiles) runs alone, so no two
-/// schemas ever compile concurrently; after that, validations run in parallel. Thread-safe.
+/// No lock is held while a resource validates: the first validation of each kind of resource (type + claimed profiles)
+/// compiles that kind's schemas alone with an empty instance (TrdValidator's compile gate, milliseconds), then the
+/// resource itself validates in parallel with everything else — a 10,000-entry Bundle of a new mix of kinds does not hold
+/// up a small request. Large Bundles validate in linear time and can be cancelled between chunks. Thread-safe.
 /// A pool with extra packages (<see cref="TryOpen"/> with <c>--ig</c>) is private to its caller and disposed by it.
 /// </summary>
 public sealed class ValidatorPool : IDisposable
 {
     private static readonly ConcurrentDictionary<string, Lazy<ValidatorPool>> SharedPools = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _warmKinds = new(StringComparer.Ordinal);
-    private readonly Lock _cold = new();
+    private readonly Lock _warmUp = new();
     private readonly bool _owned;
     private volatile bool _warm;
 
@@ -86,33 +87,30 @@ public sealed class ValidatorPool : IDisposable
     }
 
     /// <summary>A resource (against its meta.profile) or a Bundle (each entry against its meta.profile).</summary>
-    public OperationOutcome Validate(Resource resource)
+    public OperationOutcome Validate(Resource resource) => Validate(resource, CancellationToken.None);
+
+    /// <summary>As <see cref="Validate(Resource)"/>; a Bundle's validation stops between chunks when
+    /// <paramref name="cancellationToken"/> is cancelled (<see cref="OperationCanceledException"/>).</summary>
+    public OperationOutcome Validate(Resource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return Run(resource, v => resource is Bundle bundle ? v.ValidateBundle(bundle) : v.Validate(resource));
+        return Run(resource, v => resource is Bundle bundle ? v.ValidateBundle(bundle, ProfilePolicy.MetaProfile, cancellationToken) : v.Validate(resource));
     }
 
-    /// <summary>Validates <paramref name="resource"/> with <paramref name="validate"/>; the first validation of its kind runs
-    /// alone (it compiles that kind's schemas).</summary>
+    /// <summary>Validates <paramref name="resource"/> with <paramref name="validate"/>, without a lock (see the class
+    /// summary: new kinds are compiled by <see cref="TrdValidator"/> itself, alone, before the resource validates).</summary>
     public OperationOutcome Run(Resource resource, Func<TrdValidator, OperationOutcome> validate)
     {
         ArgumentNullException.ThrowIfNull(resource);
         ArgumentNullException.ThrowIfNull(validate);
-        var kindKey = KindKey(resource);
-        if (_warmKinds.ContainsKey(kindKey)) return validate(Validator);
-        lock (_cold)
-        {
-            var oo = validate(Validator);
-            _warmKinds.TryAdd(kindKey, 0);
-            return oo;
-        }
+        return validate(Validator);
     }
 
     /// <summary>Before a parallel run or when a host starts: <see cref="TrdValidator.WarmUp"/> once (our resource types and
     /// every profile).</summary>
     public void EnsureWarm()
     {
-        lock (_cold)
+        lock (_warmUp)
         {
             if (_warm) return;
             Validator.WarmUp();

@@ -145,3 +145,54 @@ public class ChunkedBundleTests(ChunkedBundleTests.TrdFixture trd, ValidatorFixt
         }
     }
 }
+
+/// <summary>Cancellation between chunks and the compile gate (no lock while an instance validates) — no clocks involved.</summary>
+public class ChunkedBundleCancellationTests(ValidatorFixture fixture) : IClassFixture<ValidatorFixture>
+{
+    private static Bundle Load(string name) => (Bundle)TrdFhirParser.ParseJson(TestData.Instance(name)).Resource!;
+
+    [Fact]
+    public void ValidateBundle_TokenAlreadyCancelled_Throws()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() => fixture.Validator.ValidateBundle(Load("bundle-transaction.json"), ProfilePolicy.MetaProfile, cts.Token));
+    }
+
+    [Fact]
+    public void ChunkedValidate_CancelledWhileAChunkValidates_StopsBeforeTheNextChunk()
+    {
+        var bundle = Load("bundle-transaction.json");
+        using var cts = new CancellationTokenSource();
+        var chunks = 0;
+
+        Assert.Throws<OperationCanceledException>(() => Scale.ChunkedBundle.Validate(bundle, 1, b =>
+        {
+            // the first call is the shell, the second the first chunk: cancel while it "runs"
+            if (++chunks == 2) cts.Cancel();
+            return new OperationOutcome();
+        }, cts.Token));
+
+        Assert.Equal(2, chunks);
+    }
+
+    [Fact]
+    public void CompileGate_NewKinds_CompiledOnceWithEmptyInstancesOnly()
+    {
+        var calls = new List<(Resource Stub, string? Profile)>();
+        var gate = new Scale.CompileGate((r, p) => { calls.Add((r, p)); return new OperationOutcome(); }, new Dictionary<string, string> { ["Observation"] = TestData.Phq9Total });
+        var bundle = Load("bundle-transaction.json");
+
+        gate.Ensure(bundle, null, ProfilePolicy.MetaProfileAndKind);
+        var first = calls.Count;
+        gate.Ensure(bundle, null, ProfilePolicy.MetaProfileAndKind);
+
+        Assert.Equal(first, calls.Count);
+        Assert.Contains(calls, c => c.Stub is Bundle { Entry.Count: 0 });
+        // every Observation entry is compiled as an empty Observation claiming the kind profile (MetaProfileAndKind)
+        Assert.Contains(calls, c => c.Stub is Observation { Status: null } o && o.Meta.Profile.Contains(TestData.Phq9Total));
+        Assert.All(calls, c => Assert.True(c.Stub is not DomainResource d || (d.Text is null && d.Contained.Count == 0)));
+        Assert.All(calls, c => Assert.DoesNotContain(bundle.Entry, e => ReferenceEquals(e.Resource, c.Stub)));
+    }
+}

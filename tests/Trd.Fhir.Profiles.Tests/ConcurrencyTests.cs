@@ -24,6 +24,29 @@ public class ConcurrencyTests
         Assert.Contains(serial, s => s.Contains("test-phq9-1", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Validate_ConcurrentOnAColdValidator_IdenticalToSerial()
+    {
+        // No WarmUp: each new kind is compiled alone through the compile gate, the validations themselves run in parallel.
+        var inputs = Inputs();
+        string[] serial;
+        using (var reference = TrdValidator.Create(TestData.Options()))
+        {
+            serial = [.. inputs.Select(r => Render(r is Bundle b ? reference.ValidateBundle(b) : reference.Validate(r)))];
+        }
+        using var validator = TrdValidator.Create(TestData.Options());
+
+        var results = new string[inputs.Length * 4];
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, k =>
+        {
+            var r = inputs[(k * 5) % inputs.Length].DeepCopy();
+            results[k] = Render(r is Bundle b ? validator.ValidateBundle(b) : validator.Validate(r));
+        });
+
+        for (var k = 0; k < results.Length; k++) Assert.Equal(serial[(k * 5) % inputs.Length], results[k]);
+        Assert.True(validator.CompiledKinds >= 3);
+    }
+
     private static Resource[] Inputs()
     {
         var valid = TestData.Phq9();

@@ -80,7 +80,7 @@ public static class ApiEndpoints
         var (protocol, error) = await ReadProtocolAsync(context, settings);
         if (protocol is null)
             return error!;
-        var mapped = map.Map(protocol);
+        var mapped = map.Map(protocol, cancellationToken: context.RequestAborted);
         return mapped.Invalid ? ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(mapped.Bundle!);
     }
 
@@ -94,7 +94,7 @@ public static class ApiEndpoints
         if (body.Format == BodyFormat.Json && FhirJson.ResourceType(bytes) is null)
         {
             // No resourceType: a protocol document. Its problems, then (when it reads) the validation of its mapped Bundle.
-            var mapped = map.Map(bytes);
+            var mapped = map.Map(bytes, cancellationToken: context.RequestAborted);
             if (mapped.Problems.Any(p => p.Code == ProblemCode.InvalidJson))
                 return ApiOutcome.Fhir(ApiOutcome.From(mapped.Problems), StatusCodes.Status400BadRequest);
             outcome = ApiOutcome.From(mapped.Problems);
@@ -111,7 +111,7 @@ public static class ApiEndpoints
             }
             outcome = new OperationOutcome();
             outcome.Issue.AddRange(parsed.Outcome.Issue);
-            outcome.Issue.AddRange(validator.ValidateMeasured(parsed.Resource).Issue);
+            outcome.Issue.AddRange(validator.ValidateMeasured(parsed.Resource, context.RequestAborted).Issue);
         }
         if (outcome.Issue.Count == 0)
             outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });

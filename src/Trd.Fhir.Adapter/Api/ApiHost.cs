@@ -149,6 +149,7 @@ public static class ApiHost
                 limit.MaxRequestBodySize = settings.MaxBodyBytes;
             return next(context);
         });
+        app.UseTrdFhirRequestBudget(settings);
         app.UseRouting();
         app.Use((context, next) =>
         {

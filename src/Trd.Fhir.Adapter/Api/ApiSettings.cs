@@ -34,6 +34,13 @@ public sealed class ApiSettings
     [Range(1024, Protocol.ProtocolReader.MaxBytes)]
     public long MaxBodyBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>Time budget of one request: when spent, the work is cancelled and 503 + an OperationOutcome (timeout) is
+    /// answered (<see cref="RequestBudget"/>). 1 s – 1 h, default 2 minutes: the largest allowed document (10,000 PHQ-9
+    /// totals, ≈ 20,000 resources) validates in ≈ 4 s at the 5,000 resources/s goal and measured ≈ 25–50 s on a loaded
+    /// 2-core machine (docs/benchmarks.md), so the default leaves room for load.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan RequestBudget { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Requests per client per window (429 above). 1 – 1,000,000, default 120.</summary>
     [Range(1, 1_000_000)]
     public int RateLimitPermits { get; set; } = 120;

@@ -38,7 +38,7 @@ public static class ProtocolEndpoints
         var (protocol, error) = await ApiEndpoints.ReadProtocolAsync(context, settings);
         if (protocol is null)
             return error!;
-        var mapped = map.Map(protocol);
+        var mapped = map.Map(protocol, cancellationToken: cancellationToken);
         if (mapped.Invalid)
             return ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity);
 

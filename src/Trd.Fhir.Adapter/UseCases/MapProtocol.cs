@@ -28,18 +28,21 @@ public sealed class MapProtocol(Identity identity, ValidatorPool? validator, Phq
     private readonly FhirToProtocol _reader = new(identity);
 
     /// <summary>Reads the document (UTF-8 JSON), maps it and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
-    public MappedProtocol Map(ReadOnlySpan<byte> utf8, bool validate = true)
+    public MappedProtocol Map(ReadOnlySpan<byte> utf8, bool validate = true, CancellationToken cancellationToken = default)
     {
         var read = ProtocolReader.Read(utf8);
-        return read.Protocol is { } protocol ? Map(protocol, validate, read.Problems) : new MappedProtocol(null, read.Problems, null, null);
+        return read.Protocol is { } protocol ? Map(protocol, validate, read.Problems, cancellationToken) : new MappedProtocol(null, read.Problems, null, null);
     }
 
     /// <summary>Maps a protocol already read and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
-    public MappedProtocol Map(TrdProtocol protocol, bool validate = true, IReadOnlyList<Problem>? problems = null)
+    /// <remarks>A large Bundle's validation stops between chunks when <paramref name="cancellationToken"/> is cancelled
+    /// (<see cref="OperationCanceledException"/>).</remarks>
+    public MappedProtocol Map(TrdProtocol protocol, bool validate = true, IReadOnlyList<Problem>? problems = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocol);
+        cancellationToken.ThrowIfCancellationRequested();
         var bundle = _mapper.Map(protocol);
-        return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.ValidateMeasured(bundle) : null);
+        return new MappedProtocol(protocol, problems ?? [], bundle, validate ? validator?.ValidateMeasured(bundle, cancellationToken) : null);
     }
 
     /// <summary>FHIR JSON (a Bundle or one resource) → protocol document; input with several patients is an error.</summary>

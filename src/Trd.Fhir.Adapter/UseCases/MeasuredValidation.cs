@@ -9,11 +9,14 @@ namespace Trd.Fhir.Adapter.UseCases;
 public static class MeasuredValidation
 {
     /// <summary><see cref="ValidatorPool.Validate"/>, measured.</summary>
-    public static OperationOutcome ValidateMeasured(this ValidatorPool pool, Resource resource)
+    public static OperationOutcome ValidateMeasured(this ValidatorPool pool, Resource resource) => ValidateMeasured(pool, resource, CancellationToken.None);
+
+    /// <summary><see cref="ValidatorPool.Validate(Resource, CancellationToken)"/>, measured.</summary>
+    public static OperationOutcome ValidateMeasured(this ValidatorPool pool, Resource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var started = Stopwatch.GetTimestamp();
-        var outcome = pool.Validate(resource);
+        var outcome = pool.Validate(resource, cancellationToken);
         TrdTelemetry.RecordValidation(resource, Stopwatch.GetElapsedTime(started), outcome.Success);
         return outcome;
     }

@@ -33,7 +33,7 @@ internal static partial class ChunkedBundle
 {
     private const string NullKey = "\0";
 
-    public static OperationOutcome Validate(Bundle bundle, int chunkSize, Func<Bundle, OperationOutcome> validate)
+    public static OperationOutcome Validate(Bundle bundle, int chunkSize, Func<Bundle, OperationOutcome> validate, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         var entries = bundle.Entry;
@@ -58,6 +58,7 @@ internal static partial class ChunkedBundle
         var referenceCache = new Dictionary<int, int[]>();
         for (var start = 0; start < n; start += chunkSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var members = Closure(entries, start, Math.Min(n, start + chunkSize), identities, referenceCache);
             var chunk = new Bundle { TypeElement = bundle.TypeElement };
             foreach (var i in members) chunk.Entry.Add(entries[i]);

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using Hl7.Fhir.Model;
+using Trd.Fhir.Profiles;
+
+namespace Trd.Fhir.Benchmarks;
+
+/// <summary>
+/// <c>Trd.Fhir.Benchmarks throughput [--seconds S] [--rounds R]</c> (tests/perf/throughput.sh): warm resources/s on the
+/// mixed corpus of the golden Bundles (every entry resource, validated standalone against its meta.profile) — raw Firely
+/// loop (<see cref="Textbook"/>), TrdValidator on 1 thread, TrdValidator on all cores — interleaved in rounds in one
+/// process, so machine load hits all alike. Prints each round and the medians, with process CPU seconds, and checks that
+/// both validators agree on every resource's issues.
+/// </summary>
+public static class Throughput
+{
+    public static int Run(string[] args)
+    {
+        var seconds = 5.0;
+        var rounds = 3;
+        var onlyTrd = false;
+        var publicEntry = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--only-trd") onlyTrd = true;
+            else if (args[i] == "--public-entry") publicEntry = true; // measure without the shared FHIRPath cache
+            if (args[i] == "--seconds") seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (args[i] == "--rounds") rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var root = Repo.Root();
+        var corpus = Directory.EnumerateFiles(Path.Combine(root, "tests", "Trd.Fhir.Adapter.Tests", "Golden"), "*.bundle.json").Order(StringComparer.Ordinal)
+            .Select(f => (Bundle)TrdFhirParser.ParseJson(File.ReadAllText(f)).Resource!)
+            .SelectMany(b => b.Entry.Select(e => e.Resource!)).ToList();
+        using var trd = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry });
+        trd.WarmUp();
+        var textbook = onlyTrd ? null! : Textbook.Create(Path.Combine(root, "profiles"));
+        var disagree = 0;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            disagree = onlyTrd ? corpus.Count(r => trd.Validate(r) is null) : corpus.Count(r => Render(textbook.Validate(r)) != Render(trd.Validate(r)));
+        }
+        Console.WriteLine($"corpus: {corpus.Count} resources; raw Firely and TrdValidator disagree on {disagree} (issue lists compared)");
+        Console.WriteLine($"cores: {Environment.ProcessorCount}; uptime: {Uptime()}");
+
+        var runs = new Dictionary<string, List<(double PerSecond, double CpuPerResourceMs)>>();
+        var variants = new (string Name, Action<Resource> One, bool Parallel)[]
+        {
+            ("raw Firely, 1 thread", r => textbook.Validate(r), false),
+            ("TrdValidator, 1 thread", r => trd.Validate(r), false),
+            ($"TrdValidator, {Environment.ProcessorCount} threads", r => trd.Validate(r), true),
+            ($"raw Firely, {Environment.ProcessorCount} threads", r => textbook.Validate(r), true),
+        };
+        if (onlyTrd) variants = variants.Where(v => v.Name.StartsWith("Trd", StringComparison.Ordinal)).ToArray();
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var (name, one, parallel) in variants)
+            {
+                var (perSecond, cpuMs) = Measure(corpus, one, parallel, seconds);
+                (runs.TryGetValue(name, out var l) ? l : runs[name] = []).Add((perSecond, cpuMs));
+                Console.WriteLine(FormattableString.Invariant($"round {round}\t{name}\t{perSecond:0} resources/s\t{cpuMs:0.000} ms CPU/resource"));
+            }
+        }
+        var baseline = Median(runs[variants[0].Name].Select(x => x.PerSecond)); // raw Firely 1 thread (TrdValidator 1 thread with --only-trd)
+        Console.WriteLine("variant\tmedian resources/s\tratio vs raw Firely 1 thread\tmedian ms CPU/resource");
+        foreach (var (name, _, _) in variants)
+        {
+            var m = Median(runs[name].Select(x => x.PerSecond));
+            Console.WriteLine(FormattableString.Invariant($"{name}\t{m:0}\t{m / baseline:0.00}\t{Median(runs[name].Select(x => x.CpuPerResourceMs)):0.000}"));
+        }
+        Console.WriteLine($"uptime: {Uptime()}");
+        return disagree == 0 ? 0 : 1;
+    }
+
+    private static (double PerSecond, double CpuPerResourceMs) Measure(List<Resource> corpus, Action<Resource> one, bool parallel, double seconds)
+    {
+        GC.Collect();
+        var process = Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        long done = 0;
+        while (sw.Elapsed.TotalSeconds < seconds)
+        {
+            if (parallel) Parallel.ForEach(corpus, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, one);
+            else corpus.ForEach(one);
+            done += corpus.Count;
+        }
+        sw.Stop();
+        process.Refresh();
+        return (done / sw.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu0).TotalMilliseconds / done);
+    }
+
+    private static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.Order().ToArray();
+        return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+    }
+
+    internal static string Render(OperationOutcome oo) =>
+        string.Join("\n", oo.Issue.Select(i => $"{i.Severity}|{i.Code}|{i.Details?.Text}"));
+
+    private static string Uptime() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
+}
