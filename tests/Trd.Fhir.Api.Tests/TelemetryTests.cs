@@ -27,6 +27,14 @@ public sealed class TelemetryTests(TelemetryTests.Fixture fixture) : IClassFixtu
         public List<Metric> Metrics { get; } = [];
         public ApiFactory Api { get; private set; } = null!;
 
+        /// <summary>
+        /// The traces of this fixture's push and pull, sent as W3C <c>traceparent</c>: ASP.NET Core's and the adapter's
+        /// activity sources are process-wide, so the in-memory exporter also sees the spans of other test classes' hosts
+        /// running at the same time; the assertions look only at these two traces.
+        /// </summary>
+        public ActivityTraceId PushTrace { get; } = ActivityTraceId.CreateRandom();
+        public ActivityTraceId PullTrace { get; } = ActivityTraceId.CreateRandom();
+
         public async Task InitializeAsync()
         {
             await Patients.InitializeAsync();
@@ -42,13 +50,19 @@ public sealed class TelemetryTests(TelemetryTests.Fixture fixture) : IClassFixtu
             var (document, _) = await Patients.RegisterAsync("phase1-augmentation", PatientValue);
             var client = Api.Client();
             client.Timeout = TimeSpan.FromMinutes(10);
-            using var push = await client.PostAsync("/protocols", ApiFactory.Body(document));
+            using var pushRequest = new HttpRequestMessage(HttpMethod.Post, "/protocols") { Content = ApiFactory.Body(document) };
+            pushRequest.Headers.Add("traceparent", TraceParent(PushTrace));
+            using var push = await client.SendAsync(pushRequest);
             Assert.Equal(HttpStatusCode.OK, push.StatusCode);
-            using var pull = await client.GetAsync($"/patients/{ServerApi.Segment(PatientValue)}/protocol");
+            using var pullRequest = new HttpRequestMessage(HttpMethod.Get, $"/patients/{ServerApi.Segment(PatientValue)}/protocol");
+            pullRequest.Headers.Add("traceparent", TraceParent(PullTrace));
+            using var pull = await client.SendAsync(pullRequest);
             Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
             await Api.Services.GetRequiredService<LedgerGauges>().RefreshAsync(CancellationToken.None);
             Flush();
         }
+
+        private static string TraceParent(ActivityTraceId trace) => $"00-{trace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01";
 
         public void Flush()
         {
@@ -93,7 +107,7 @@ public sealed class TelemetryTests(TelemetryTests.Fixture fixture) : IClassFixtu
     {
         var spans = Spans();
 
-        var request = Assert.Single(spans, s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") as string == "/protocols" && s.GetTagItem("http.request.method") as string == "POST");
+        var request = Assert.Single(spans, s => s.Kind == ActivityKind.Server && s.TraceId == fixture.PushTrace && s.GetTagItem("http.route") as string == "/protocols" && s.GetTagItem("http.request.method") as string == "POST");
         var useCase = Assert.Single(spans, s => s.DisplayName == "trd-fhir PushProtocol" && s.ParentSpanId == request.SpanId);
         Assert.Equal("PushProtocol", useCase.GetTagItem("trd_fhir.use_case"));
         Assert.Equal(200, useCase.GetTagItem("http.response.status_code"));
@@ -118,7 +132,7 @@ public sealed class TelemetryTests(TelemetryTests.Fixture fixture) : IClassFixtu
             Assert.Equal(useCase.SpanId, parent.SpanId);
         });
 
-        var pullRequest = Assert.Single(spans, s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") as string == "/patients/{patient}/protocol");
+        var pullRequest = Assert.Single(spans, s => s.Kind == ActivityKind.Server && s.TraceId == fixture.PullTrace && s.GetTagItem("http.route") as string == "/patients/{patient}/protocol");
         Assert.Equal("/patients/{patient}/protocol", pullRequest.GetTagItem("url.path"));
         Assert.Single(spans, s => s.DisplayName == "trd-fhir PullProtocol" && s.ParentSpanId == pullRequest.SpanId);
     }

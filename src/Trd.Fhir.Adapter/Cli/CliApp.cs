@@ -30,6 +30,7 @@ public static class CliApp
             LedgerCommands.Create(console, time),
             ReportCommand.Create(console, time),
             ExportCommand.Create(console, time),
+            CohortCommand.Create(console, time),
             ServeCommand.Create(console),
         };
         var parse = root.Parse(args);
