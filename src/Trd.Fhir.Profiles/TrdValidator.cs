@@ -54,6 +54,9 @@ public sealed class TrdValidator : IDisposable
 
     internal TrdResolver Resolver => _resolver;
 
+    /// <summary>The specification rules the Firely engine does not check (Validation/), run after it on every outcome.</summary>
+    private SupplementaryChecks? Checks { get; init; }
+
     /// <summary>Bundles with more entries than this are validated in chunks (<see cref="ChunkedBundle"/>: linear, same
     /// findings); smaller ones in one pass. Settable for the equivalence tests.</summary>
     internal int ChunkedAbove { get; init; } = 256;
@@ -100,7 +103,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState);
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning) };
     }
 
     /// <summary>
@@ -236,6 +239,7 @@ public sealed class TrdValidator : IDisposable
     private OperationOutcome Finish(OperationOutcome oo, Resource instance, string? profile)
     {
         IssueExpressions.Normalise(oo, instance);
+        Checks?.Apply(oo, instance);
         // A profile whose snapshot could not be generated resolves to nothing; say why, next to the validator's own message.
         foreach (var (url, failure) in _resolver.SnapshotFailures)
         {

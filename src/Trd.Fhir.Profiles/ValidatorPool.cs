@@ -63,7 +63,7 @@ public sealed class ValidatorPool : IDisposable
                 error = $"--ig {package}: no such file or directory (fix: give a FHIR NPM package .tgz or a directory of FHIR JSON artefacts)";
                 return false;
             }
-            options.ExtraSources.Add(ArtifactSource.NpmPackage(package));
+            foreach (var source in Validation.IgPackages.Expand(package)) options.ExtraSources.Add(source);
         }
         try
         {
@@ -79,7 +79,9 @@ public sealed class ValidatorPool : IDisposable
 
     private static TrdValidatorOptions Options(IReadOnlyDictionary<string, string> kindProfiles)
     {
-        var options = new TrdValidatorOptions();
+        // As the HL7 validator without the IG loaded: a profile or extension nobody can resolve is a warning, listed once
+        // per URL with the --ig hint (Validation/UnknownArtifacts.cs).
+        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning };
         foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;
         return options;
     }

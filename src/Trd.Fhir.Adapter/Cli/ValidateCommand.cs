@@ -21,7 +21,7 @@ internal static class ValidateCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var profile = new Option<string?>("--profile") { Description = "Validate every input (the top-level resource) against this profile URL, in addition to its meta.profile" };
-        var igs = new Option<string[]>("--ig") { Description = "A FHIR NPM package (.tgz) or a directory of FHIR JSON artefacts to add to the resolver (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
+        var igs = new Option<string[]>("--ig") { Description = "A FHIR NPM package (.tgz), an extracted package or directory of FHIR JSON artefacts, or a directory of packages such as the FHIR package cache ~/.fhir/packages (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var byKind = new Option<bool>("--profile-by-kind") { Description = "Also validate each resource (and each Bundle entry) against our profile for its resource type, where we have exactly one (e.g. Condition, Goal, CareTeam, MedicationRequest); add others (Observation, CarePlan, ServiceRequest, Procedure have several) with --kind-profile" };
         var kindProfiles = new Option<string[]>("--kind-profile") { Description = "Type=URL: the profile --profile-by-kind applies to that resource type (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var format = new Option<string>("--format") { Description = "text (default), json (one OperationOutcome per input and NDJSON line, as NDJSON), junit, sarif", DefaultValueFactory = _ => "text" };

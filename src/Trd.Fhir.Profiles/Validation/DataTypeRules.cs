@@ -1,0 +1,32 @@
+using System.Security.Cryptography;
+using Hl7.Fhir.Model;
+using static Hl7.Fhir.Model.OperationOutcome;
+
+namespace Trd.Fhir.Profiles.Validation;
+
+/// <summary>Data type rules: Coding.system is an absolute URI (datatypes.html#Coding: "a URI … SHALL be absolute");
+/// Attachment.size and Attachment.hash agree with Attachment.data (datatypes.html#Attachment: size "before base64
+/// encoding", hash "SHA-1 of the data").</summary>
+internal static class DataTypeRules
+{
+    public static void Coding(Coding c, string path, List<IssueComponent> found)
+    {
+        if (c.System is not { Length: > 0 } system) return;
+        if (!Uri.TryCreate(system, UriKind.Absolute, out var uri) || uri.Scheme.Length < 2 || system.Contains(' ', StringComparison.Ordinal))
+            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "coding-system-absolute",
+                $"Coding.system must be an absolute URI (e.g. http://loinc.org or urn:oid:…), not '{system}'.", path + ".system"));
+    }
+
+    public static void Attachment(Attachment a, string path, List<IssueComponent> found)
+    {
+        if (a.Data is not { } data) return;
+        if (a.SizeUnsignedInt is { } size && size != data.Length)
+            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "attachment-size",
+                $"Attachment.size {size} does not match the size of Attachment.data ({data.Length} bytes once base64-decoded).", path + ".size"));
+#pragma warning disable CA5350 // FHIR R4 defines Attachment.hash as SHA-1: we verify it, we do not secure anything with it
+        if (a.Hash is { Length: > 0 } hash && !SHA1.HashData(data).AsSpan().SequenceEqual(hash))
+#pragma warning restore CA5350
+            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "attachment-hash",
+                "Attachment.hash is not the SHA-1 of Attachment.data (base64 of the 20-byte digest of the decoded data).", path + ".hash"));
+    }
+}

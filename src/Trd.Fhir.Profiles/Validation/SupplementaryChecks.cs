@@ -1,0 +1,90 @@
+using System.Collections;
+using Hl7.Fhir.Model;
+using Trd.Fhir.Profiles.Store;
+
+namespace Trd.Fhir.Profiles.Validation;
+
+/// <summary>
+/// Rules of the FHIR specification the Firely engine does not check, run after it on the same instance and added to
+/// its outcome (issue 12 item 3): Coding and Attachment rules, Bundle rules, QuestionnaireResponse against its
+/// Questionnaire. Each rule family lives in its own file; every one is a single pass over the instance.
+/// </summary>
+internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning)
+{
+    public void Apply(OperationOutcome oo, Resource instance)
+    {
+        if (unknownAsWarning) UnknownArtifacts.Consolidate(oo);
+        var found = new List<OperationOutcome.IssueComponent>();
+        var questionnaires = new QuestionnaireResponseRules(resolver, instance);
+        foreach (var (path, node) in Walk(instance, instance.TypeName))
+        {
+            try
+            {
+                Dispatch(node, path, questionnaires, found);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // the POCO holds what the lenient parser kept (e.g. a wrong-typed primitive): the engine reports that already
+                found.Add(Issue(OperationOutcome.IssueSeverity.Information, OperationOutcome.IssueType.Informational, "check-skipped",
+                    $"A supplementary check could not read this element ({e.GetBaseException().Message}); it was skipped.", path));
+            }
+        }
+        oo.Issue.AddRange(found);
+    }
+
+    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, List<OperationOutcome.IssueComponent> found)
+    {
+            switch (node)
+            {
+                case Coding c:
+                    DataTypeRules.Coding(c, path, found);
+                    break;
+                case Attachment a:
+                    DataTypeRules.Attachment(a, path, found);
+                    break;
+                case Bundle b:
+                    BundleRules.Check(b, path, found);
+                    break;
+                case QuestionnaireResponse qr:
+                    questionnaires.Check(qr, path, found);
+                    break;
+            }
+    }
+
+    /// <summary>Every element of the instance with its FHIRPath (list items indexed), contained and entry resources included.</summary>
+    internal static IEnumerable<(string Path, Base Node)> Walk(Base root, string rootPath)
+    {
+        var stack = new Stack<(string, Base)>();
+        stack.Push((rootPath, root));
+        while (stack.Count > 0)
+        {
+            var (path, node) = stack.Pop();
+            yield return (path, node);
+            if (node is PrimitiveType) continue;
+            var children = new List<(string, Base)>();
+            foreach (var (name, value) in node.EnumerateElements())
+            {
+                if (value is Base single)
+                    children.Add(($"{path}.{name}", single));
+                else if (value is IEnumerable list and not string)
+                {
+                    var i = 0;
+                    foreach (var item in list)
+                    {
+                        if (item is Base b) children.Add(($"{path}.{name}[{i}]", b));
+                        i++;
+                    }
+                }
+            }
+            for (var k = children.Count - 1; k >= 0; k--) stack.Push(children[k]);
+        }
+    }
+
+    internal static OperationOutcome.IssueComponent Issue(OperationOutcome.IssueSeverity severity, OperationOutcome.IssueType type, string rule, string message, string path) => new()
+    {
+        Severity = severity,
+        Code = type,
+        Details = new CodeableConcept("https://trd-fhir.example.org/fhir/CodeSystem/validation-rule", rule, message),
+        Expression = [path],
+    };
+}

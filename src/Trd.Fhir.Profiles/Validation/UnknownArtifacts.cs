@@ -1,0 +1,55 @@
+using Hl7.Fhir.Model;
+
+namespace Trd.Fhir.Profiles.Validation;
+
+/// <summary>
+/// Profiles and extensions nobody can resolve, as the HL7 reference validator treats them when it has not loaded the IG:
+/// a warning, not an error, listed once per canonical URL per outcome (a Bundle of 12 US Core resources gives one
+/// line, not 12), with how to make it checkable: load the package that defines it.
+/// </summary>
+internal static class UnknownArtifacts
+{
+    private const string ProfileIssue = "4000";   // Hl7.Fhir.Support.Issue.UNAVAILABLE_REFERENCED_PROFILE
+    private const string ExtensionIssue = "4009"; // unresolvable extension definition
+
+    public const string Hint = "load the package that defines it: --ig <package.tgz>, a directory of packages, or the FHIR package cache (~/.fhir/packages)";
+
+    public static void Consolidate(OperationOutcome oo)
+    {
+        var seen = new Dictionary<string, (OperationOutcome.IssueComponent First, int Count)>(StringComparer.Ordinal);
+        var keep = new List<OperationOutcome.IssueComponent>(oo.Issue.Count);
+        foreach (var issue in oo.Issue)
+        {
+            if (issue.Severity == OperationOutcome.IssueSeverity.Warning && issue.Details?.Text is { } t && t.Contains("cannot find codesystem", StringComparison.Ordinal))
+            {
+                // an external code system (MIME types, languages, SNOMED CT, LOINC, …) no offline validator holds
+                issue.Severity = OperationOutcome.IssueSeverity.Information;
+                issue.Details.Text = $"Not checked offline: {t} (fix: give a terminology server with --tx to check it).";
+            }
+            var code = issue.Details?.Coding.FirstOrDefault()?.Code;
+            if (code is not (ProfileIssue or ExtensionIssue) || issue.Details?.Text is not { } text)
+            {
+                keep.Add(issue);
+                continue;
+            }
+            var key = code + text;
+            if (seen.TryGetValue(key, out var s))
+            {
+                seen[key] = (s.First, s.Count + 1);
+                continue;
+            }
+            issue.Severity = OperationOutcome.IssueSeverity.Warning;
+            seen[key] = (issue, 1);
+            keep.Add(issue);
+        }
+        foreach (var (first, count) in seen.Values)
+        {
+            var what = first.Details!.Coding[0].Code == ProfileIssue
+                ? "so the resource was checked against the core specification (and the profiles that resolve) only"
+                : "so the extension's content was not checked against its definition";
+            var times = count > 1 ? $" (found {count} times in this input; reported once)" : "";
+            first.Details.Text = $"{first.Details.Text!.TrimEnd('.')}: unknown here, {what}{times}. Fix: {Hint}.";
+        }
+        oo.Issue = keep;
+    }
+}
