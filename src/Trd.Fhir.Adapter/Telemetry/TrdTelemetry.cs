@@ -72,7 +72,14 @@ public static class TrdTelemetry
     {
         server = Host(server);
         Retries.Add(1, new("server.address", server), new("reason", reason));
-        if (!throttled) return;
+        if (throttled)
+            RecordThrottleWait(server, wait);
+    }
+
+    /// <summary>A request to <paramref name="server"/> waits <paramref name="wait"/> because the server answered 429.</summary>
+    public static void RecordThrottleWait(string server, TimeSpan wait)
+    {
+        server = Host(server);
         ThrottleWaits.Add(1, new KeyValuePair<string, object?>("server.address", server));
         ThrottleWait.Record(wait.TotalSeconds, new KeyValuePair<string, object?>("server.address", server));
     }

@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Resilience;
 using Trd.Fhir.Transport.Tests.Infrastructure;
@@ -62,6 +64,47 @@ public sealed class ThrottlingTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         Assert.Equal(Enumerable.Repeat(TimeSpan.FromSeconds(1), 5), waits);
         Assert.Equal(7, _server.Requests().Count);
+    }
+
+    [Fact]
+    public async Task GetAsync_Two429s_EachWaitIsAThrottleWaitMetricOfThatServer()
+    {
+        _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), TooMany("3"), TooMany("5"), Ok());
+        var server = new Uri(_server.Url!).Authority; // the metrics' server.address: host and port, so other tests' servers don't count
+        var durations = new List<double>();
+        long waits = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name.StartsWith("trd_fhir.fhir.throttle_wait", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            if (ServerTag(tags) == server) lock (durations) durations.Add(value);
+        });
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            if (ServerTag(tags) == server) Interlocked.Add(ref waits, value);
+        });
+        listener.Start();
+        using var sut = Sut();
+
+        var call = sut.Client.GetAsync(Patient);
+        await _clock.AdvanceThroughNextDelayAsync();
+        await _clock.AdvanceThroughNextDelayAsync();
+        using var response = await call.WaitAsync(Guard);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, Interlocked.Read(ref waits));
+        lock (durations) Assert.Equal([3.0, 5.0], durations);
+    }
+
+    private static string? ServerTag(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        foreach (var tag in tags)
+            if (tag.Key == "server.address") return tag.Value as string;
+        return null;
     }
 
     [Fact]

@@ -76,6 +76,7 @@ internal sealed class ThrottleHandler(ServerLimiters limiters, ResilienceSetting
 
         logger.LogWarning("FHIR {Method} to {Server} throttled (429): waiting {DelayMs} ms; at most {Limit} concurrent requests to it now",
             request.Method.Method, server, (long)pause.TotalMilliseconds, limiter.Limit);
+        Telemetry.TrdTelemetry.RecordThrottleWait(server, pause);
         try
         {
             await Task.Delay(pause, time, cancellationToken);
