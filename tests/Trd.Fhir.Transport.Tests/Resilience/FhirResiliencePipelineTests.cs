@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 using TransportContext = Trd.Fhir.Adapter.Transport.TransportContext;
 using Trd.Fhir.Adapter.Transport.Resilience;
@@ -267,6 +269,49 @@ public sealed class FhirResiliencePipelineTests : IDisposable
         using var recovered = await client.GetAsync(patient).WaitAsync(Guard);
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
         Assert.Equal(3, _server.Requests().Count);
+    }
+
+    [Fact]
+    public async Task GetAsync_CircuitOpensThenRecovers_BreakerStateGaugeOfThatServerFollows()
+    {
+        _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), Status(503), Status(503), Ok());
+        var server = new Uri(_server.Url!).Authority; // the gauge's server.address: host and port
+        int? state = null;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name == "trd_fhir.fhir.breaker.state")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "server.address" && tag.Value as string == server) state = value;
+        });
+        listener.Start();
+        int? Observe()
+        {
+            state = null;
+            listener.RecordObservableInstruments();
+            return state;
+        }
+        using var sut = Sut(r =>
+        {
+            r.MaxRetries = 0;
+            r.BreakerMinimumThroughput = 2;
+            r.BreakerFailureRatio = 0.5;
+            r.BreakDuration = TimeSpan.FromSeconds(30);
+        });
+        var patient = new Uri("Patient/1", UriKind.Relative);
+
+        (await sut.Client.GetAsync(patient).WaitAsync(Guard)).Dispose();
+        (await sut.Client.GetAsync(patient).WaitAsync(Guard)).Dispose();
+        var whileOpen = Observe();
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        using var recovered = await sut.Client.GetAsync(patient).WaitAsync(Guard);
+
+        Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
+        Assert.Equal((2, 0), (whileOpen, Observe()));
     }
 
     [Fact]
