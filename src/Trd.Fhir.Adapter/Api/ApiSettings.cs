@@ -93,6 +93,8 @@ public sealed class ApiSettings
         if (ServeConfiguration.IncompleteAuth(Server.Auth) is { } auth)
             errors.Add(auth);
         errors.AddRange(ServeConfiguration.Nested("Api:Server:Resilience", Server.Resilience));
+        if (Server.Resilience.TotalTimeout < Server.Resilience.AttemptTimeout)
+            errors.Add($"Api:Server:Resilience:TotalTimeout ({Server.Resilience.TotalTimeout}) must not be shorter than AttemptTimeout ({Server.Resilience.AttemptTimeout}) (fix: raise TotalTimeout or lower AttemptTimeout)");
         if (Jwt.Authority is { Length: > 0 } authority && (!Uri.TryCreate(authority, UriKind.Absolute, out var issuer) || issuer.Scheme != "https"))
             errors.Add($"Api:Jwt:Authority: '{authority}' must be an absolute https URL (fix: the identity provider's base URL, e.g. https://idp.example.org)");
         try

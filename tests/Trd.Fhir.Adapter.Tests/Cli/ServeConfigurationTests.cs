@@ -67,6 +67,7 @@ public sealed class ServeConfigurationTests() : CliTest("trd-serve-config-")
     [InlineData("Api:MaxBodyBytes", "100", "Api:MaxBodyBytes: ")]
     [InlineData("Api:Server:Resilience:MaxConcurrency", "0", "Api:Server:Resilience:MaxConcurrency: ")]
     [InlineData("Api:Sync:MaxAttempts", "0", "Api:Sync: ")]
+    [InlineData("Api:Server:Resilience:TotalTimeout", "00:00:10", "Api:Server:Resilience:TotalTimeout (00:00:10) must not be shorter than AttemptTimeout (00:00:30) (fix: raise TotalTimeout or lower AttemptTimeout)")]
     [InlineData("Api:Urls", "127.0.0.1:8080", "Api:Urls: '127.0.0.1:8080' is not an http(s) URL to listen on (fix: --urls http://127.0.0.1:8080)")]
     [InlineData("Api:Server:Auth:Kind", "Bearer", "Api:Server:Auth: Bearer needs Token (fix: --token or TRD_FHIR_TOKEN, or Api:Server:Auth:Token)")]
     [InlineData("Api:Jwt:Authority", "http://idp.example.org", "Api:Jwt:Authority: 'http://idp.example.org' must be an absolute https URL")]
