@@ -55,6 +55,39 @@ public sealed class FhirResiliencePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_503ThenOk_OneRetryMetricOfThatServerWithTheStatusAsReason()
+    {
+        _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), Status(503).WithHeader("Retry-After", "1"), Ok());
+        var server = new Uri(_server.Url!).Authority; // the metric's server.address: host and port, so other tests' servers don't count
+        var reasons = new List<string?>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name == "trd_fhir.fhir.retries")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            string? address = null, reason = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.address") address = tag.Value as string;
+                if (tag.Key == "reason") reason = tag.Value as string;
+            }
+            if (address == server) lock (reasons) reasons.Add(reason);
+        });
+        listener.Start();
+        using var sut = Sut();
+
+        var call = sut.Client.GetAsync(new Uri("Patient/1", UriKind.Relative));
+        _clock.Advance(await _clock.NextDelayAsync());
+        using var response = await call.WaitAsync(Guard);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        lock (reasons) Assert.Equal(["HTTP 503"], reasons);
+    }
+
+    [Fact]
     public async Task GetAsync_503WithRetryAfterHttpDate_WaitsUntilThatDate()
     {
         var date = (TestClock.Epoch + TimeSpan.FromSeconds(7)).ToString("R", CultureInfo.InvariantCulture);
