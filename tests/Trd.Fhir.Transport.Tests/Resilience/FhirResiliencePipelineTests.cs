@@ -1,8 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 using TransportContext = Trd.Fhir.Adapter.Transport.TransportContext;
 using Trd.Fhir.Adapter.Transport.Resilience;
@@ -58,25 +56,7 @@ public sealed class FhirResiliencePipelineTests : IDisposable
     public async Task GetAsync_503ThenOk_OneRetryMetricOfThatServerWithTheStatusAsReason()
     {
         _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), Status(503).WithHeader("Retry-After", "1"), Ok());
-        var server = new Uri(_server.Url!).Authority; // the metric's server.address: host and port, so other tests' servers don't count
-        var reasons = new List<string?>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name == "trd_fhir.fhir.retries")
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
-        {
-            string? address = null, reason = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "server.address") address = tag.Value as string;
-                if (tag.Key == "reason") reason = tag.Value as string;
-            }
-            if (address == server) lock (reasons) reasons.Add(reason);
-        });
-        listener.Start();
+        using var metrics = new MetricCapture("trd_fhir.fhir.retries", _server.Url!);
         using var sut = Sut();
 
         var call = sut.Client.GetAsync(new Uri("Patient/1", UriKind.Relative));
@@ -84,7 +64,7 @@ public sealed class FhirResiliencePipelineTests : IDisposable
         using var response = await call.WaitAsync(Guard);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        lock (reasons) Assert.Equal(["HTTP 503"], reasons);
+        Assert.Equal([(1.0, "HTTP 503")], metrics.Of("trd_fhir.fhir.retries"));
     }
 
     [Fact]
@@ -308,25 +288,13 @@ public sealed class FhirResiliencePipelineTests : IDisposable
     public async Task GetAsync_CircuitOpensThenRecovers_BreakerStateGaugeOfThatServerFollows()
     {
         _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), Status(503), Status(503), Ok());
-        var server = new Uri(_server.Url!).Authority; // the gauge's server.address: host and port
-        int? state = null;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
+        using var metrics = new MetricCapture("trd_fhir.fhir.breaker.state", _server.Url!);
+        double? Observe()
         {
-            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name == "trd_fhir.fhir.breaker.state")
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-                if (tag.Key == "server.address" && tag.Value as string == server) state = value;
-        });
-        listener.Start();
-        int? Observe()
-        {
-            state = null;
-            listener.RecordObservableInstruments();
-            return state;
+            var before = metrics.Of("trd_fhir.fhir.breaker.state").Count;
+            metrics.Observe();
+            var after = metrics.Of("trd_fhir.fhir.breaker.state");
+            return after.Count > before ? after[^1].Value : null;
         }
         using var sut = Sut(r =>
         {
@@ -344,7 +312,7 @@ public sealed class FhirResiliencePipelineTests : IDisposable
         using var recovered = await sut.Client.GetAsync(patient).WaitAsync(Guard);
 
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
-        Assert.Equal((2, 0), (whileOpen, Observe()));
+        Assert.Equal((2.0, 0.0), (whileOpen, Observe()));
     }
 
     [Fact]

@@ -1,8 +1,6 @@
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Trd.Fhir.Adapter.Telemetry;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Resilience;
 using Trd.Fhir.Transport.Tests.Infrastructure;
@@ -70,24 +68,7 @@ public sealed class ThrottlingTests : IDisposable
     public async Task GetAsync_Two429s_EachWaitIsAThrottleWaitMetricOfThatServer()
     {
         _server.GivenSequence(Request.Create().WithPath("/fhir/Patient/1").UsingGet(), TooMany("3"), TooMany("5"), Ok());
-        var server = new Uri(_server.Url!).Authority; // the metrics' server.address: host and port, so other tests' servers don't count
-        var durations = new List<double>();
-        long waits = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == TrdTelemetry.Name && instrument.Name.StartsWith("trd_fhir.fhir.throttle_wait", StringComparison.Ordinal))
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
-        {
-            if (ServerTag(tags) == server) lock (durations) durations.Add(value);
-        });
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            if (ServerTag(tags) == server) Interlocked.Add(ref waits, value);
-        });
-        listener.Start();
+        using var metrics = new MetricCapture("trd_fhir.fhir.throttle_wait", _server.Url!);
         using var sut = Sut();
 
         var call = sut.Client.GetAsync(Patient);
@@ -96,15 +77,8 @@ public sealed class ThrottlingTests : IDisposable
         using var response = await call.WaitAsync(Guard);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(2, Interlocked.Read(ref waits));
-        lock (durations) Assert.Equal([3.0, 5.0], durations);
-    }
-
-    private static string? ServerTag(ReadOnlySpan<KeyValuePair<string, object?>> tags)
-    {
-        foreach (var tag in tags)
-            if (tag.Key == "server.address") return tag.Value as string;
-        return null;
+        Assert.Equal(2, metrics.Of("trd_fhir.fhir.throttle_waits").Sum(m => m.Value));
+        Assert.Equal([3.0, 5.0], metrics.Of("trd_fhir.fhir.throttle_wait.duration").Select(m => m.Value));
     }
 
     [Fact]
