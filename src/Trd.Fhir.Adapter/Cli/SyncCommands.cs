@@ -43,6 +43,8 @@ internal static class SyncCommands
         var phq9As = new Option<string?>("--phq9-as") { Description = "How PHQ-9 assessments are written: observation, questionnaire-response or both (default: the server profile's channel — questionnaire-response on Epic, observation elsewhere)" };
         phq9As.AcceptOnlyFromAmong([.. Phq9Channels.Names]);
         var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate, igs, strict, phq9As };
+        var progressWanted = ProgressLine.Option();
+        command.Options.Add(progressWanted);
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -108,10 +110,11 @@ internal static class SyncCommands
 
             if (ledgerStore is not null)
                 return await LedgerCommands.PushAsync(console, services, ledgerStore, parse.GetValue(parallel), protocols, parse.GetValue(format) == "json", cancellationToken);
+            var progress = ProgressLine.For(console, parse.GetValue(progressWanted), time, "push", "protocol(s)", protocols.Count);
             var reports = await push.PushAsync(prepared, i =>
             {
                 if (protocols.Count > 1)
-                    console.Error($"[{i + 1}/{protocols.Count}] {protocols[i].File}");
+                    console.Error($"[{i + 1}/{protocols.Count}] {protocols[i].File}{progress.Suffix(i)}");
             }, cancellationToken);
             var results = protocols.Select(p => p.File).Zip(reports).ToList();
             if (parse.GetValue(format) == "json")
