@@ -75,7 +75,8 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
         return ChosenProfile = ServerProfiles.ServerProfileCatalog.Detect(_statement);
     }
 
-    /// <summary>Every resource a search finds, following <c>next</c> links verbatim (opaque, session-scoped on some servers).</summary>
+    /// <summary>Every resource a search finds, following <c>next</c> links (opaque, session-scoped on some servers) on this
+    /// server only (<see cref="SameServer"/>).</summary>
     public async Task<List<(Resource Resource, string? FullUrl)>> SearchAllAsync(string resourceType, SearchParams query, CancellationToken cancellationToken, int maxPages = 1000)
     {
         var client = NewClient();
@@ -89,9 +90,31 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
                 .Select(e => (e.Resource!, e.FullUrl)));
             if (page.NextLink is null)
                 break;
+            page.NextLink = SameServer(page.NextLink);
             page = await client.ContinueAsync(page, PageDirection.Next, cancellationToken);
         }
         return found;
+    }
+
+    /// <summary>
+    /// A <c>next</c> link to follow. On this server's origin: as it is. On another origin but below this server's base path
+    /// — a server behind a proxy that writes links with its internal host name (HAPI without forwarded headers) —: the same
+    /// path and query on this server's origin. Anywhere else: refused, so paging never leaves the server (and no
+    /// credentials could follow it there); the search fails rather than return a partial result.
+    /// </summary>
+    internal Uri SameServer(Uri next)
+    {
+        if (!next.IsAbsoluteUri)
+            return new Uri(TransportServiceCollectionExtensions.WithTrailingSlash(BaseUrl), next);
+        if (Auth.CredentialScopeHandler.SameOrigin(next, BaseUrl))
+            return next;
+        var basePath = TransportServiceCollectionExtensions.WithTrailingSlash(BaseUrl).AbsolutePath;
+        if ((next.AbsolutePath.TrimEnd('/') + "/").StartsWith(basePath, StringComparison.Ordinal))
+        {
+            logger.LogWarning("The server's next link names {Origin}, not {Server}: followed on {Server}", next.GetLeftPart(UriPartial.Authority), BaseUrl.GetLeftPart(UriPartial.Authority), BaseUrl.GetLeftPart(UriPartial.Authority));
+            return new UriBuilder(next) { Scheme = BaseUrl.Scheme, Host = BaseUrl.Host, Port = BaseUrl.Port }.Uri;
+        }
+        throw new FhirTransportException($"the server's next page link points to {next.GetLeftPart(UriPartial.Authority)}{next.AbsolutePath}, outside the FHIR server {BaseUrl}: not followed, so the search stopped without its remaining pages (fix: configure the server's public base URL, e.g. HAPI's server_address, or call Trd.Fhir with the base URL its links use)");
     }
 }
 
