@@ -76,13 +76,15 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
     }
 
     /// <summary>Every resource a search finds, following <c>next</c> links (opaque, session-scoped on some servers) on this
-    /// server only (<see cref="SameServer"/>).</summary>
+    /// server only (<see cref="SameServer"/>). Never a silent part of the result: paging that loops back to a page already
+    /// read, or runs past <paramref name="maxPages"/>, stops the search with an error.</summary>
     public async Task<List<(Resource Resource, string? FullUrl)>> SearchAllAsync(string resourceType, SearchParams query, CancellationToken cancellationToken, int maxPages = 1000)
     {
         var client = NewClient();
         var found = new List<(Resource, string?)>();
+        var followed = new HashSet<string>(StringComparer.Ordinal);
         var page = await client.SearchAsync(query, resourceType, cancellationToken);
-        for (var pages = 0; page is not null && pages < maxPages; pages++)
+        for (var pages = 1; page is not null; pages++)
         {
             found.AddRange(page.Entry
                 .Where(e => e.Resource is not null && e.Search?.Mode is null or Bundle.SearchEntryMode.Match or Bundle.SearchEntryMode.Include)
@@ -90,7 +92,12 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
                 .Select(e => (e.Resource!, e.FullUrl)));
             if (page.NextLink is null)
                 break;
-            page.NextLink = SameServer(page.NextLink);
+            var next = SameServer(page.NextLink);
+            if (!followed.Add(next.AbsoluteUri))
+                throw new FhirTransportException($"the server's paging of a {resourceType} search loops: page {pages} links to a page already read; the search stopped rather than read it again (fix: report it to the server's operators)");
+            if (pages >= maxPages)
+                throw new FhirTransportException($"a {resourceType} search has more than {maxPages} pages; it stopped rather than return part of the result (fix: narrow the search, e.g. pull --since)");
+            page.NextLink = next;
             page = await client.ContinueAsync(page, PageDirection.Next, cancellationToken);
         }
         return found;
