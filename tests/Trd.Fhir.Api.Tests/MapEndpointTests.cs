@@ -23,6 +23,18 @@ public sealed class MapEndpointTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Map_Item9Positive_SafetySignalsHeaderListsEachAssessment()
+    {
+        using var positive = await api.Client().PostAsync(Path, ApiFactory.Body(TestData.Example("phase1-augmentation")));
+        using var negative = await api.Client().PostAsync(Path, ApiFactory.Body(TestData.Example("phase2-remission")));
+
+        Assert.Equal(HttpStatusCode.OK, positive.StatusCode);
+        Assert.Equal("\"2026-09-07\";item9=1;total=19, \"2026-09-21\";item9=1;total=17", string.Join(", ", positive.Headers.GetValues("Trd-Safety-Signals")));
+        Assert.Equal(HttpStatusCode.OK, negative.StatusCode);
+        Assert.False(negative.Headers.Contains("Trd-Safety-Signals"));
+    }
+
+    [Fact]
     public async Task Map_InvalidProtocol_Returns422WithEveryProblemPath()
     {
         using var response = await api.Client().PostAsync(Path, ApiFactory.Body(TestData.Invalid("several-errors")));

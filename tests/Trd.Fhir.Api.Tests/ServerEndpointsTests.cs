@@ -172,6 +172,49 @@ public sealed class ServerEndpointsTests(ServerApi fixture) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task PullProtocol_Item9Positive_SafetySignalsHeaderListsEachAssessment()
+    {
+        var (document, _) = await fixture.RegisterAsync("phase1-augmentation", "SYN-API-PULL-SIGNAL");
+        var client = fixture.Client();
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/protocols", ApiFactory.Body(document))).StatusCode);
+
+        using var response = await client.GetAsync($"/patients/{ServerApi.Segment("SYN-API-PULL-SIGNAL")}/protocol");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("\"2026-09-07\";item9=1;total=19, \"2026-09-21\";item9=1;total=17", string.Join(", ", response.Headers.GetValues("Trd-Safety-Signals")));
+    }
+
+    [Fact]
+    public async Task PullProtocol_PseudonymKeyFromSettings_KeysTheProtocolIdOfForeignData()
+    {
+        // PHQ-9 written by another system (no Trd.Fhir CarePlan, so no protocol id of ours): the id is the keyed pseudonym.
+        const string secret = "synthetic-installation-secret-0001";
+        await fixture.RegisterAsync("phase2-remission", "SYN-API-PSEUDONYM");
+        var server = fixture.Server.CreateClient();
+        var patient = (await server.SearchAsync<Patient>(new Hl7.Fhir.Rest.SearchParams().Add("identifier", $"{ServerApi.PatientSystem}|SYN-API-PSEUDONYM")))!.Entry.Single().Resource!;
+        await server.CreateAsync(new Observation
+        {
+            Status = ObservationStatus.Final,
+            Code = new CodeableConcept("http://loinc.org", "44261-6"),
+            Subject = new ResourceReference($"Patient/{patient.Id}"),
+            Effective = new FhirDateTime("2026-05-04"),
+            Value = new Quantity { Value = 12, System = "http://unitsofmeasure.org", Code = "{score}" },
+        });
+        await using var keyed = ApiFactory.Configure(s =>
+        {
+            s.Server.BaseUrl = fixture.Server.BaseUrl;
+            s.PseudonymKey = secret;
+        });
+
+        using var response = await keyed.Client().GetAsync($"/patients/{ServerApi.Segment("SYN-API-PSEUDONYM")}/protocol");
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var pulled = ProtocolReader.Read(await response.Content.ReadAsStringAsync()).Protocol!;
+        Assert.Equal(new Trd.Fhir.Adapter.Mapping.PseudonymKey(secret).ProtocolId(ServerApi.PatientSystem, "SYN-API-PSEUDONYM"), pulled.Id);
+        Assert.NotEqual(Trd.Fhir.Adapter.Mapping.PseudonymKey.UnkeyedProtocolId(ServerApi.PatientSystem, "SYN-API-PSEUDONYM"), pulled.Id);
+    }
+
+    [Fact]
     public async Task PullProtocol_UnknownPatient_Returns404()
     {
         using var response = await fixture.Client().GetAsync($"/patients/{ServerApi.Segment("SYN-API-NOBODY")}/protocol");

@@ -81,6 +81,7 @@ public static class ApiEndpoints
         if (protocol is null)
             return error!;
         var mapped = map.Map(protocol, cancellationToken: context.RequestAborted);
+        SafetySignalHeader.Add(context.Response, protocol);
         return mapped.Invalid ? ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(mapped.Bundle!);
     }
 
@@ -131,19 +132,20 @@ public static class ApiEndpoints
     private static IResult BadPatient() => ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid,
         "the patient must be system|value as one percent-encoded path segment (fix: e.g. /patients/https%3A%2F%2Fhospital.example.org%2Fmrn%7C12345/protocol)", "patient");
 
-    private static async Task<(TrdProtocol? Protocol, IResult? Error)> PullProtocolAsync(string patient, PullProtocol pull, CancellationToken cancellationToken)
+    private static async Task<(TrdProtocol? Protocol, IResult? Error)> PullProtocolAsync(HttpContext context, string patient, PullProtocol pull, CancellationToken cancellationToken)
     {
         if (!TryPatient(patient, out var who))
             return (null, BadPatient());
         var pulled = await pull.PullAsync(who, null, cancellationToken);
+        SafetySignalHeader.Add(context.Response, pulled.SafetySignals, pulled.Problems);
         if (pulled.Protocol is { } protocol)
             return (protocol, null);
         return (null, ApiOutcome.Fhir(ApiOutcome.From(pulled.Problems), pulled.PatientNotFound ? StatusCodes.Status404NotFound : StatusCodes.Status422UnprocessableEntity));
     }
 
-    private static async Task<IResult> PullAsync(string patient, PullProtocol pull, CancellationToken cancellationToken)
+    private static async Task<IResult> PullAsync(HttpContext context, string patient, PullProtocol pull, CancellationToken cancellationToken)
     {
-        var (protocol, error) = await PullProtocolAsync(patient, pull, cancellationToken);
+        var (protocol, error) = await PullProtocolAsync(context, patient, pull, cancellationToken);
         return protocol is null ? error! : Results.Text(ProtocolWriter.Write(protocol), Json, Encoding.UTF8);
     }
 
@@ -156,7 +158,7 @@ public static class ApiEndpoints
             case ReportOptionError.Baseline:
                 return ApiOutcome.Error(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.Invalid, $"baseline '{baseline}' is not one of {string.Join(", ", BuildReport.Baselines)}", "baseline");
         }
-        var (protocol, error) = await PullProtocolAsync(patient, pull, cancellationToken);
+        var (protocol, error) = await PullProtocolAsync(context, patient, pull, cancellationToken);
         if (protocol is null)
             return error!;
         var report = build.Build(protocol, options);

@@ -72,6 +72,7 @@ public static class ApiHost
         {
             Server = settings.Server,
             IdentifierBase = settings.IdentifierBase,
+            PseudonymKey = settings.PseudonymKey is { Length: > 0 } secret ? new Mapping.PseudonymKey(secret) : null,
             Time = settings.Time,
             Ledger = settings.Ledger,
             ConfigureLedger = o =>
@@ -90,7 +91,7 @@ public static class ApiHost
         if (settings.CorsOrigins.Count > 0)
             services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins([.. settings.CorsOrigins]).WithMethods("GET", "POST")
                 .WithHeaders(ApiAuth.HeaderName, "Authorization", "Content-Type", "Accept", "Prefer", CorrelationHeader)
-                .WithExposedHeaders("Content-Location", "Retry-After", CorrelationHeader)));
+                .WithExposedHeaders("Content-Location", "Retry-After", CorrelationHeader, SafetySignalHeader.Name)));
         services.AddRateLimiter(o =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>

@@ -63,6 +63,11 @@ public sealed class ApiSettings
     [Required]
     public string IdentifierBase { get; set; } = Identity.DefaultBase;
 
+    /// <summary>The installation secret that keys the pseudonymous protocol ids of pulled patients (HMAC-SHA-256, at least
+    /// 16 bytes; docs/mapping.md). Unset: the environment variable <c>TRD_FHIR_PSEUDONYM_KEY</c>, else unkeyed ids (with a
+    /// warning). Set it from a secret store (<c>Api__PseudonymKey</c>), not in a committed appsettings.json.</summary>
+    public string? PseudonymKey { get; set; }
+
     /// <summary>Browser origins allowed to call the API cross-origin (CORS), e.g. <c>https://portal.example.org</c>. Empty
     /// (default): no CORS headers at all, browsers refuse cross-origin calls. Exact origins only, no <c>*</c>.</summary>
     public List<string> CorsOrigins { get; set; } = [];
@@ -105,6 +110,8 @@ public sealed class ApiSettings
         {
             errors.Add($"Api:Sync: {e.Message}");
         }
+        if (PseudonymKey is { Length: > 0 } secret && System.Text.Encoding.UTF8.GetByteCount(secret) < Mapping.PseudonymKey.MinimumLength)
+            errors.Add($"Api:PseudonymKey: the pseudonym key needs at least {Mapping.PseudonymKey.MinimumLength} bytes (fix: a random secret, e.g. openssl rand -base64 32)");
         if (ApiKeys.Count == 0 && !Jwt.Enabled)
             errors.Add("Api:ApiKeys: no API key and no JWT authority configured, nobody could call the API (fix: set TRD_FHIR_API_KEY, or Api:ApiKeys, or Api:Jwt:Authority)");
         foreach (var origin in CorsOrigins)

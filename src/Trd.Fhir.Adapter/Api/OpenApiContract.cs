@@ -87,6 +87,7 @@ public static class OpenApiContract
                     {
                         Description = description ?? (group.Key == 202 ? "Accepted: queued; poll the status URL in Content-Location" : "OK"),
                         Content = group.ToDictionary(s => s.Media, s => new OpenApiMediaType { Schema = Ref(document, s.Schema) }, StringComparer.Ordinal),
+                        Headers = group.Key == 200 && operation.OperationId is "MapProtocol" or "PullProtocol" or "PatientReport" ? SafetySignals() : null,
                     };
                 }
                 foreach (var error in operation.Responses.Where(r => r.Key.StartsWith('4') || r.Key.StartsWith('5')).ToList())
@@ -100,6 +101,16 @@ public static class OpenApiContract
             }
         }
     }
+
+    /// <summary>The <see cref="SafetySignalHeader"/> of responses that carry a protocol's PHQ-9 without an OperationOutcome.</summary>
+    private static Dictionary<string, IOpenApiHeader> SafetySignals() => new(StringComparer.Ordinal)
+    {
+        [SafetySignalHeader.Name] = new OpenApiHeader
+        {
+            Description = "PHQ-9 item-9 safety signals (RFC 8941 list), present only when there is one: \"2026-03-02\";item9=1;total=19 per assessment, or \"unreadable\";where=\"…\" when an item 9 could not be read",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+        },
+    };
 
     private static OpenApiSchemaReference Ref(OpenApiDocument document, string name) => new(name, document);
 

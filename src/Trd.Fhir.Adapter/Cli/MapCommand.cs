@@ -32,16 +32,17 @@ internal static class MapCommand
         command.SetAction(parse =>
         {
             var identity = new Identity(parse.GetValue(identifierBase)!);
-            var files = InputFiles.Protocols(parse.GetValue(inputs)!, out var missing);
+            // The same expansion as validate: directories recursively; a missing path or a directory without documents is exit 2.
+            var expansion = InputFiles.Expand(parse.GetValue(inputs)!, InputFiles.ProtocolExtensions);
+            var missing = expansion.Missing.ToList();
             foreach (var path in missing)
                 console.Error($"{path}: no such file or directory (fix: check the path)");
-            if (missing.Count > 0)
+            var what = parse.GetValue(reverse) ? "FHIR JSON files" : "protocol documents";
+            foreach (var empty in expansion.Empty)
+                console.Error($"map: no {what} (*.json) in {empty} (fix: give a .json file or a directory that holds some)");
+            if (missing.Count > 0 || expansion.Empty.Count > 0)
                 return ExitCodes.UsageOrInput;
-            if (files.Count == 0)
-            {
-                console.Error($"map: no {(parse.GetValue(reverse) ? "FHIR JSON files" : "protocol documents")} (*.json) in {string.Join(", ", parse.GetValue(inputs)!)} (fix: give a .json file or a directory that holds some)");
-                return ExitCodes.UsageOrInput;
-            }
+            var files = expansion.Files;
             var target = parse.GetValue(output);
             var directory = parse.GetValue(outDir);
             if (target is not null && (files.Count > 1 || directory is not null))
@@ -62,11 +63,12 @@ internal static class MapCommand
             var map = new MapProtocol(identity, validator, channel);
 
             var exit = ExitCodes.Success;
-            foreach (var file in files)
+            foreach (var input in files)
             {
+                var file = input.Path;
                 if (parse.GetValue(reverse) && directory is not null)
                 {
-                    exit = Math.Max(exit, ReverseEach(file, map, console, directory));
+                    exit = Math.Max(exit, ReverseEach(input, map, console, directory));
                     continue;
                 }
                 var (text, summary, ok) = parse.GetValue(reverse) ? Reverse(file, map, console) : Forward(file, map, console);
@@ -82,8 +84,7 @@ internal static class MapCommand
                 }
                 if (directory is not null)
                 {
-                    var name = Path.GetFileNameWithoutExtension(file) + (parse.GetValue(reverse) ? ".protocol.json" : ".bundle.json");
-                    File.WriteAllText(Path.Combine(directory, name), text);
+                    File.WriteAllText(OutputPath(directory, input, parse.GetValue(reverse) ? ".protocol.json" : ".bundle.json"), text);
                     console.Out($"{file}: {summary}");
                 }
                 else if (target is not null)
@@ -131,9 +132,20 @@ internal static class MapCommand
         console.Error($"{where}: not a FHIR resource: {issue.Details?.Text} (fix: give a FHIR R4 Bundle or resource in JSON)");
     }
 
-    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
-    private static int ReverseEach(string file, MapProtocol map, CliConsole console, string directory)
+    /// <summary>Where the result for <paramref name="input"/> goes under <c>--out-dir</c>: a file found in a subfolder of a
+    /// given directory keeps that subfolder (<c>a/x.json</c> → <c>out/a/x.bundle.json</c>), so equal names never collide.</summary>
+    private static string OutputPath(string directory, InputFile input, string suffix)
     {
+        var relative = input.RelativePath;
+        var folder = Path.Combine(directory, Path.GetDirectoryName(relative) ?? "");
+        Directory.CreateDirectory(folder);
+        return Path.Combine(folder, Path.GetFileNameWithoutExtension(relative) + suffix);
+    }
+
+    /// <summary>One protocol per patient in the input, each written as <c>{input}.{protocol id}.protocol.json</c>.</summary>
+    private static int ReverseEach(InputFile input, MapProtocol map, CliConsole console, string directory)
+    {
+        var file = input.Path;
         var (reading, issue) = map.ReverseEach(File.ReadAllBytes(file));
         if (reading is null)
         {
@@ -150,8 +162,9 @@ internal static class MapCommand
                 exit = ExitCodes.UsageOrInput;
                 continue;
             }
-            var name = $"{Path.GetFileNameWithoutExtension(file)}.{protocol.Id}.protocol.json";
-            File.WriteAllText(Path.Combine(directory, name), ProtocolWriter.Write(protocol));
+            var target = OutputPath(directory, input, $".{protocol.Id}.protocol.json");
+            var name = Path.GetFileName(target);
+            File.WriteAllText(target, ProtocolWriter.Write(protocol));
             console.Out($"{file}: {name}: {Summary(protocol)}");
         }
         console.Out($"{file}: {reading.Protocols.Count} patient(s), {reading.Protocols.Count(p => p.Protocol is not null)} protocol(s) written");

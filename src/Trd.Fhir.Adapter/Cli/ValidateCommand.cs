@@ -39,6 +39,11 @@ internal static class ValidateCommand
         };
         command.SetAction(parse =>
         {
+            var inputs = ValidationUnits.Expand(parse.GetValue(paths)!, out var empty);
+            foreach (var directory in empty)
+                console.Error($"validate: no FHIR files (*.json, *.xml, *.ndjson) in {directory} or its subfolders (fix: give a file or a directory that holds some)");
+            if (empty.Count > 0)
+                return ExitCodes.UsageOrInput;
             var kinds = KindProfiles(parse.GetValue(byKind), parse.GetValue(kindProfiles) ?? [], console);
             if (kinds is null) return ExitCodes.UsageOrInput;
             if (parse.GetValue(tx) is { } server && (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https")))
@@ -59,9 +64,8 @@ internal static class ValidateCommand
                 console.Error($"validate: --profile {explicitProfile}: unknown profile (fix: use one of ours, e.g. {ProfileUrls.Phq9Total}, a core profile, or add the package that defines it with --ig)");
                 return ExitCodes.UsageOrInput;
             }
-            var inputs = ValidationUnits.Expand(parse.GetValue(paths)!);
             using var output = ValidationOutput.Create(parse.GetValue(format)!, console.StdOut);
-            var totals = new ValidationTotals { Files = inputs.Count };
+            var totals = new ValidationTotals();
             var progress = new Progress(console);
             validate.Run(inputs, parse.GetValue(jobs), r =>
             {

@@ -19,6 +19,9 @@ public sealed class TrdFhirOptions
     /// <summary>Base URL of the business identifier systems.</summary>
     public string IdentifierBase { get; set; } = Identity.DefaultBase;
 
+    /// <summary>The installation secret of pseudonymous protocol ids; null: <see cref="PseudonymKey.EnvironmentVariable"/>, else unkeyed.</summary>
+    public PseudonymKey? PseudonymKey { get; set; }
+
     /// <summary>The clock every use case waits and dates on (tests: a FakeTimeProvider).</summary>
     public TimeProvider Time { get; set; } = TimeProvider.System;
 
@@ -55,7 +58,7 @@ public static class TrdFhirServices
         services.AddSingleton(options.Time);
         services.AddSingleton(identity);
         services.AddSingleton(new ProtocolToFhir(identity));
-        services.AddSingleton(new FhirToProtocol(identity));
+        services.AddSingleton(new FhirToProtocol(identity, options.PseudonymKey ?? PseudonymKey.FromEnvironment()));
         services.AddSingleton(_ => ValidatorPool.Shared());
         services.AddSingleton(sp => new MapProtocol(identity, sp.GetRequiredService<ValidatorPool>()));
         services.AddSingleton(sp => new BuildReport(sp.GetRequiredService<ValidatorPool>(), identity, sp.GetRequiredService<TimeProvider>()));

@@ -14,7 +14,7 @@ namespace Trd.Fhir.Adapter.Mapping;
 public sealed class PseudonymKey
 {
     public const string EnvironmentVariable = "TRD_FHIR_PSEUDONYM_KEY";
-    public const string ConfigurationKey = "Trd:PseudonymKey";
+    public const string ConfigurationKey = "Api:PseudonymKey";
     public const int MinimumLength = 16;
 
     private readonly byte[] _key;

@@ -166,7 +166,10 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
         var resources = resource is null ? null : oo.Issue
             .Select(i => i.Expression.FirstOrDefault() is { } e ? IssueResources.Annotate(e, resource) : ((string, string?)?)null)
             .Select(a => a is { Item2: not null } ? a : null).ToList();
-        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries, Resources: resources);
+        return new ValidationResult(unit.Input.Path, unit.Line, resource is null ? null : Label(resource), oo, positions, entries, Resources: resources)
+        {
+            ResourceCount = resource is Bundle bundle ? Math.Max(1, bundle.Entry.Count(e => e.Resource is not null)) : 1,
+        };
     }
 
     private static bool NoResourceType(byte[] utf8)

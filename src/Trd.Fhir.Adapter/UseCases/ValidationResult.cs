@@ -25,6 +25,22 @@ public sealed record ValidationResult(
 
     public bool HasErrors => Outcome.Issue.Any(i => i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal);
 
+    /// <summary>The resources this unit holds: a Bundle counts its entries (an empty one counts as itself), any other
+    /// resource — or an NDJSON line that could not be read as one — counts once.</summary>
+    public int ResourceCount { get; init; } = 1;
+
+    /// <summary>The resources of this unit with an error or fatal issue: in a Bundle, the entries the errors point into (an
+    /// error on the Bundle itself counts once when no entry has one); otherwise 1 or 0.</summary>
+    public int InvalidResources
+    {
+        get
+        {
+            if (!HasErrors) return 0;
+            var entries = Findings().Where(f => f.IsError).Select(f => f.EntryIndex).OfType<int>().Distinct().Count();
+            return Math.Clamp(entries, 1, Math.Max(1, ResourceCount));
+        }
+    }
+
     /// <summary>Error, fatal and warning issues with their position (information issues are left to the JSON format).</summary>
     public IEnumerable<Finding> Findings()
     {
@@ -75,25 +91,36 @@ public readonly partial record struct Finding(string Severity, string Code, stri
     }
 }
 
-/// <summary>Totals over a run, printed by the text format and used for the exit code.</summary>
+/// <summary>Totals over a run, printed by the text format and used for the exit code. <see cref="Files"/> counts the files
+/// that were read (an unreadable or missing one is counted in <see cref="Unreadable"/> instead), <see cref="Resources"/> the
+/// resources in them (a Bundle counts its entries, an NDJSON file its lines), <see cref="Failed"/> those with an error.
+/// Results arrive in input order, so the lines of one NDJSON file come together.</summary>
 public sealed class ValidationTotals
 {
-    public int Resources { get; set; }
-    public int Files { get; set; }
-    public int Failed { get; set; }
-    public int Errors { get; set; }
-    public int Warnings { get; set; }
-    public int Unreadable { get; set; }
+    private string? _lastFile;
+
+    public int Resources { get; private set; }
+    public int Files { get; private set; }
+    public int Failed { get; private set; }
+    public int Errors { get; private set; }
+    public int Warnings { get; private set; }
+    public int Unreadable { get; private set; }
 
     public void Add(ValidationResult r)
     {
+        ArgumentNullException.ThrowIfNull(r);
         if (r.Unreadable)
         {
             Unreadable++;
             return;
         }
-        Resources++;
-        if (r.HasErrors) Failed++;
+        if (!string.Equals(r.File, _lastFile, StringComparison.Ordinal))
+        {
+            Files++;
+            _lastFile = r.File;
+        }
+        Resources += r.ResourceCount;
+        Failed += r.InvalidResources;
         foreach (var f in r.Findings())
         {
             if (f.IsError) Errors++;

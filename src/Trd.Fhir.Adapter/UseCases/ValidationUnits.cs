@@ -24,24 +24,16 @@ public static class ValidationUnits
     /// <summary>The file extensions a directory is searched for.</summary>
     public static readonly IReadOnlyList<string> Extensions = [".json", ".xml", ".ndjson"];
 
-    /// <summary>Files as given, directories recursively (sorted); a path that does not exist stays, to be reported in order.</summary>
-    public static List<ValidationInput> Expand(IEnumerable<string> paths)
+    /// <summary>Files as given, directories recursively (sorted; <see cref="InputFiles.Expand"/>, the expansion <c>map</c>
+    /// shares); a path that does not exist stays, to be reported in order; <paramref name="empty"/> lists the directories that
+    /// hold no .json, .xml or .ndjson file.</summary>
+    public static List<ValidationInput> Expand(IEnumerable<string> paths, out IReadOnlyList<string> empty)
     {
-        ArgumentNullException.ThrowIfNull(paths);
-        var inputs = new List<ValidationInput>();
-        foreach (var path in paths)
-        {
-            if (File.Exists(path))
-                inputs.Add(new ValidationInput(path, KindOf(path), FromDirectory: false));
-            else if (Directory.Exists(path))
-            {
-                inputs.AddRange(InputFiles.UnderDirectory(path, Extensions)
-                    .Select(f => new ValidationInput(f, KindOf(f), FromDirectory: true)));
-            }
-            else
-                inputs.Add(new ValidationInput(path, InputKind.Json, FromDirectory: false, Missing: true));
-        }
-        return inputs;
+        var expansion = InputFiles.Expand(paths, Extensions);
+        empty = expansion.Empty;
+        return [.. expansion.Files.Select(f => f.Missing
+            ? new ValidationInput(f.Path, InputKind.Json, FromDirectory: false, Missing: true)
+            : new ValidationInput(f.Path, KindOf(f.Path), f.FromDirectory))];
     }
 
     private static InputKind KindOf(string path)

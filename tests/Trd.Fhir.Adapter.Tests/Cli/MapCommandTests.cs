@@ -79,4 +79,25 @@ public sealed class MapCommandTests() : CliTest("trd-map-")
         Assert.Equal(Repo.Examples().Count(), Directory.GetFiles(Dir, "*.bundle.json").Length);
         Assert.Contains("phase3-ect-esketamine.json: 104 resources", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Map_OutDirFromNestedDirectories_KeepsTheSubfolderSoEqualNamesDoNotCollide()
+    {
+        var input = Directory.CreateDirectory(Path.Combine(Dir, "in")).FullName;
+        foreach (var clinic in new[] { "clinic-a", "clinic-b" })
+        {
+            Directory.CreateDirectory(Path.Combine(input, clinic));
+            File.Copy(Repo.Path("examples", clinic == "clinic-a" ? "phase1-augmentation.json" : "phase2-remission.json"), Path.Combine(input, clinic, "protocol.json"));
+        }
+        var outDir = Path.Combine(Dir, "out");
+
+        var (exit, output, _) = Run("map", input, "--out-dir", outDir, "--no-validate");
+
+        Assert.Equal(ExitCodes.Success, exit);
+        Assert.Equal(
+            [Path.Combine(outDir, "clinic-a", "protocol.bundle.json"), Path.Combine(outDir, "clinic-b", "protocol.bundle.json")],
+            Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+        Assert.Equal(File.ReadAllText(Repo.Path("tests", "Trd.Fhir.Adapter.Tests", "Golden", "phase2-remission.bundle.json")).TrimEnd(), File.ReadAllText(Path.Combine(outDir, "clinic-b", "protocol.bundle.json")).TrimEnd());
+        Assert.Contains($"{Path.Combine(input, "clinic-a", "protocol.json")}: 64 resources", output, StringComparison.Ordinal);
+    }
 }

@@ -37,7 +37,7 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
         var (exit, output, error) = Run("validate", Example("trd-observation-phq9-total.valid.json"));
 
         Assert.Equal(ExitCodes.Success, exit);
-        Assert.Equal("validated 1 resource(s) in 1 file(s): all valid, 0 error(s), 0 warning(s)\n", output);
+        Assert.Equal("validated 1 file(s), 1 resource(s): all valid, 0 error(s), 0 warning(s)\n", output);
         Assert.Equal("", error);
     }
 
@@ -50,7 +50,7 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
 
         Assert.Equal(ExitCodes.ValidationFailed, exit);
         Assert.Contains($"{file}:23:7: error invalid: CarePlan.extension[1].value: Value '{{\"value\":6,\"unit\":\"months\"}}' does not match pattern '{{\"system\":\"http://unitsofmeasure.org\"}}'\n", output, StringComparison.Ordinal);
-        Assert.EndsWith("validated 1 resource(s) in 1 file(s): 1 invalid, 2 error(s), 0 warning(s)\n", output, StringComparison.Ordinal);
+        Assert.EndsWith("validated 1 file(s), 1 resource(s): 1 invalid, 2 error(s), 0 warning(s)\n", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
         Assert.Contains(lines, l => l.StartsWith($"{file}:4:1: error invariant: Observation: Instance failed constraint trd-phq9-total-2", StringComparison.Ordinal));
         Assert.Contains($"{file}:6: error structure: The content has no 'resourceType'.", lines);
         Assert.DoesNotContain(lines, l => l.StartsWith($"{file}:1:", StringComparison.Ordinal) || l.StartsWith($"{file}:7:", StringComparison.Ordinal));
-        Assert.Equal("validated 5 resource(s) in 1 file(s): 3 invalid, 4 error(s), 0 warning(s)", lines[^1]);
+        Assert.Equal("validated 1 file(s), 5 resource(s): 3 invalid, 4 error(s), 0 warning(s)", lines[^1]);
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
 
         Assert.Equal(ExitCodes.UsageOrInput, exit);
         Assert.Equal($"{missing}: no such file or directory (fix: check the path)\n", error);
-        Assert.Contains("validated 1 resource(s) in 2 file(s): all valid, 0 error(s), 0 warning(s), 1 unreadable", output, StringComparison.Ordinal);
+        Assert.Contains("validated 1 file(s), 1 resource(s): all valid, 0 error(s), 0 warning(s), 1 unreadable", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -135,7 +135,23 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
         var b = output.IndexOf(Path.Combine(Dir, "sub", "b.json"), StringComparison.Ordinal);
         var c = output.IndexOf(Path.Combine(Dir, "sub", "c.json"), StringComparison.Ordinal);
         Assert.True(b >= 0 && c > b, output);
-        Assert.Contains("validated 3 resource(s) in 4 file(s): 2 invalid", output, StringComparison.Ordinal);
+        Assert.Contains("validated 3 file(s), 3 resource(s): 2 invalid", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Counts say what they count: a Bundle counts its entries, an NDJSON file its lines, files count once.</summary>
+    [Fact]
+    public void Validate_BundleAndNdjson_SummaryCountsFilesAndTheResourcesInThem()
+    {
+        var bundle = Path.Combine(Dir, "b.bundle.json");
+        File.Copy(Repo.Path("tests", "Trd.Fhir.Adapter.Tests", "Golden", "phase1-augmentation.bundle.json"), bundle);
+        var ndjson = MixedNdjson();
+
+        var (exit, output, _) = Run("validate", bundle, ndjson);
+
+        Assert.Equal(ExitCodes.ValidationFailed, exit);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(lines, l => l.StartsWith(bundle, StringComparison.Ordinal));
+        Assert.Equal("validated 2 file(s), 69 resource(s): 3 invalid, 4 error(s), 0 warning(s)", lines[^1]);
     }
 
     [Fact]

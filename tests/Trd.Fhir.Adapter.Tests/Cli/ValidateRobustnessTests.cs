@@ -70,6 +70,6 @@ public sealed class ValidateRobustnessTests() : CliTest("trd-robust-")
         Assert.Contains($"{bad.ArrayForObject}:2:2: error structure: Observation.code: 'code' does not repeat", output, StringComparison.Ordinal);
         Assert.Contains($"{bad.ObjectForArray}:2:2: error structure: Patient.identifier: 'identifier' repeats", output, StringComparison.Ordinal);
         Assert.Contains($"{bad.Comments}:2:3: error structure: JSON comments are not allowed", output, StringComparison.Ordinal);
-        Assert.EndsWith("validated 6 resource(s) in 6 file(s): 5 invalid, 5 error(s), 0 warning(s)\n", output, StringComparison.Ordinal);
+        Assert.EndsWith("validated 6 file(s), 6 resource(s): 5 invalid, 5 error(s), 0 warning(s)\n", output, StringComparison.Ordinal);
     }
 }

@@ -225,6 +225,20 @@ public class Phq9QuestionnaireResponseTests
     }
 
     [Fact]
+    public void Read_ScoreUnitsOtherSystemsSend_AreReadAndOtherUnitsRefused()
+    {
+        var result = FhirToProtocol.Default.Read(Sourced(
+            TotalObs(new Quantity { Value = 14, Unit = "score" }, new FhirDateTime("2026-02-01")),
+            TotalObs(new Quantity { Value = 12, System = Codes.UcumSystem, Code = "{points}", Unit = "points" }, new FhirDateTime("2026-03-01")),
+            TotalObs(new Quantity { Value = 10, Unit = "mg" }, new FhirDateTime("2026-04-01")),
+            TotalObs(new Quantity { Value = 9, System = "urn:oid:1.2.3.4", Code = "score" }, new FhirDateTime("2026-05-01"))));
+
+        Assert.Equal([14, 12], result.Protocol!.Phq9.Select(a => a.Total));
+        Assert.Contains(result.Problems, p => p.Path == "Bundle.entry[2]" && p.Message.Contains("unit 'mg', which is not a score", StringComparison.Ordinal));
+        Assert.Contains(result.Problems, p => p.Path == "Bundle.entry[3]" && p.Message.Contains("which is not a score", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Read_PartialDateAndEndOnlyPeriod_AreReadAtTheirPrecision()
     {
         var result = FhirToProtocol.Default.Read(Sourced(

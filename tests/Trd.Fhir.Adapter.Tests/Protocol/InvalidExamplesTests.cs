@@ -3,14 +3,14 @@ using Trd.Fhir.Adapter.Protocol;
 
 namespace Trd.Fhir.Adapter.Tests.Protocol;
 
-/// <summary>examples/invalid/: each document yields exactly the errors its manifest lists (code, path and line) — nothing
+/// <summary>tests/invalid-protocols/: each document yields exactly the errors its manifest lists (code, path and line) — nothing
 /// missing, nothing extra at error level.</summary>
 public class InvalidExamplesTests
 {
-    private static readonly JsonElement Manifest = JsonDocument.Parse(File.ReadAllText(Repo.Path("examples", "invalid", "manifest.json"))).RootElement;
+    private static readonly JsonElement Manifest = JsonDocument.Parse(File.ReadAllText(Repo.Path("tests", "invalid-protocols", "manifest.json"))).RootElement;
 
     private static string[] FileNames() =>
-        Directory.EnumerateFiles(Repo.Path("examples", "invalid"), "*.json").Select(f => Path.GetFileName(f))
+        Directory.EnumerateFiles(Repo.Path("tests", "invalid-protocols"), "*.json").Select(f => Path.GetFileName(f))
             .Where(f => f != "manifest.json").Order(StringComparer.Ordinal).ToArray();
 
     public static TheoryData<string> Files() => new(FileNames());
@@ -27,7 +27,7 @@ public class InvalidExamplesTests
     [MemberData(nameof(Files))]
     public void Read_InvalidExample_ReportsExactlyItsListedErrors(string file)
     {
-        var result = ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "invalid", file)));
+        var result = ProtocolReader.Read(File.ReadAllBytes(Repo.Path("tests", "invalid-protocols", file)));
 
         Assert.False(result.Success);
         var expected = Manifest.GetProperty(file).EnumerateArray()

@@ -19,12 +19,12 @@ public static class TestData
 
     public static string Example(string name) => File.ReadAllText(Path.Combine(Root, "examples", name + ".json"));
 
-    public static string Invalid(string name) => File.ReadAllText(Path.Combine(Root, "examples", "invalid", name + ".json"));
+    public static string Invalid(string name) => File.ReadAllText(Path.Combine(Root, "tests", "invalid-protocols", name + ".json"));
 
-    /// <summary>The expected issues of an invalid example, from examples/invalid/manifest.json: (code, path, line).</summary>
+    /// <summary>The expected issues of an invalid example, from tests/invalid-protocols/manifest.json: (code, path, line).</summary>
     public static IReadOnlyList<(string Code, string Path, int Line)> Expected(string name)
     {
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "examples", "invalid", "manifest.json")));
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "tests", "invalid-protocols", "manifest.json")));
         return manifest.RootElement.GetProperty(name + ".json").EnumerateArray()
             .Select(e => (e.GetProperty("code").GetString()!, e.GetProperty("path").GetString()!, e.GetProperty("line").GetInt32())).ToList();
     }

@@ -164,7 +164,7 @@ internal sealed partial class Phq9Reader(ReadContext r)
         }
         if (value is Quantity quantity && !IsScoreUnit(quantity))
         {
-            r.Warn(at, ProblemCode.InvalidValue, $"the PHQ-9 total on {draft.Date:yyyy-MM-dd} has the unit '{quantity.Code ?? quantity.Unit}', which is not a score; left out", "a PHQ-9 total has the unit {score}, 1 or none");
+            r.Warn(at, ProblemCode.InvalidValue, $"the PHQ-9 total on {draft.Date:yyyy-MM-dd} has the unit '{quantity.Code ?? quantity.Unit}', which is not a score; left out", "a PHQ-9 total has the UCUM unit {score} or 1 (or the unit text score/points), or no unit");
             return;
         }
         var total = Total(value);
@@ -184,8 +184,22 @@ internal sealed partial class Phq9Reader(ReadContext r)
     }
 
     /// <summary>A score unit: UCUM <c>{score}</c> or <c>1</c>, or no unit at all.</summary>
-    private static bool IsScoreUnit(Quantity q) =>
-        (q.Code ?? q.Unit) is null or "" or "{score}" or "1" or "{Score}" && (q.System is null || q.System == Codes.UcumSystem);
+    /// <summary>A unit a score can have: UCUM unity (<c>1</c>) or any UCUM annotation (<c>{score}</c>, <c>{points}</c>: curly
+    /// braces are dimensionless in UCUM); without a code, no unit or the unit text other systems send for a score
+    /// (<c>score</c>, <c>points</c>). Anything else — <c>%</c>, <c>mg</c>, a non-UCUM system — is not a score.</summary>
+    private static bool IsScoreUnit(Quantity q)
+    {
+        if (q.System is { Length: > 0 } system && system != Codes.UcumSystem)
+            return false;
+        if (q.Code is { Length: > 0 } code)
+            return IsUnity(code);
+        return q.Unit is null || IsUnity(q.Unit.Trim()) || ScoreUnitTexts.Contains(q.Unit.Trim());
+    }
+
+    private static bool IsUnity(string ucum) =>
+        ucum is "" or "1" || (ucum.Length > 2 && ucum[0] == '{' && ucum[^1] == '}' && ucum.IndexOfAny(['{', '}'], 1, ucum.Length - 2) < 0);
+
+    private static readonly HashSet<string> ScoreUnitTexts = new(StringComparer.OrdinalIgnoreCase) { "score", "scores", "point", "points", "pts" };
 
     private static int? Score(DataType? value)
     {
@@ -239,7 +253,7 @@ internal sealed partial class Phq9Reader(ReadContext r)
             }
             var complete = draft.Items.All(i => i is not null);
             if (!complete && draft.Items.Any(i => i is not null))
-                r.Warn(draft.Location, ProblemCode.NotInterpretable, $"PHQ-9 on {draft.Date:yyyy-MM-dd} has {draft.Items.Count(i => i is not null)} of 9 item scores; items left out, total kept");
+                r.Warn(draft.Location, ProblemCode.NotInterpretable, $"PHQ-9 on {draft.Date:yyyy-MM-dd} has {draft.Items.Count(i => i is not null)} of 9 item scores; items left out" + (draft.Total is null ? "" : ", total kept"));
             var items = complete ? draft.Items.Select(i => i!.Value).ToArray() : null;
             if (items is not null && draft.Total is { } stated && stated != items.Sum())
                 r.Warn(draft.Location, ProblemCode.TotalMismatch, $"PHQ-9 on {draft.Date:yyyy-MM-dd}: stated total {stated} is not the item sum {items.Sum()}; the item sum is used");
