@@ -69,7 +69,7 @@ public sealed class TrdValidatorOptions
     public Uri? TerminologyServer { get; set; }
 
     /// <summary>Without a <see cref="TerminologyServer"/>, report codes of large external systems (SNOMED CT, LOINC, RxNorm,
-    /// CVX, …) as information "Not checked offline", once per system per outcome. Default: false (the CLI and API set it).</summary>
+    /// CVX, …) as information "Not checked offline", once per system per outcome. Default: false.</summary>
     public bool ReportCodesNotCheckedOffline { get; set; }
 
     /// <summary>Timeout of one call to <see cref="TerminologyServer"/>. Default: 10 s.</summary>

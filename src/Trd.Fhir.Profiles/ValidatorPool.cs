@@ -87,7 +87,7 @@ public sealed class ValidatorPool : IDisposable
     {
         // As the HL7 validator without the IG loaded: a profile or extension nobody can resolve is a warning, listed once
         // per URL with the --ig hint (Validation/UnknownArtifacts.cs).
-        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning, ReportCodesNotCheckedOffline = true };
+        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning };
         foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;
         return options;
     }

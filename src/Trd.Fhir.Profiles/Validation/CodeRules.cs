@@ -16,8 +16,7 @@ namespace Trd.Fhir.Profiles.Validation;
 /// with the server's message, a message on a valid code a warning, a server that cannot be reached one warning per
 /// input;</item>
 /// <item>without <c>--tx</c>, the large external systems (SNOMED CT, LOINC, RxNorm, CVX, ICD, …) are information "Not
-/// checked offline", once per system per input (when <see cref="TrdValidatorOptions.ReportCodesNotCheckedOffline"/>: the
-/// CLI and API).</item>
+/// checked offline", once per system per input (when <see cref="TrdValidatorOptions.ReportCodesNotCheckedOffline"/>).</item>
 /// </list>
 /// A coding the Firely engine already reported (a required binding it failed) is not reported twice.
 /// Cheap per coding: one dictionary lookup; a code system's codes are indexed once per process.
