@@ -21,8 +21,8 @@ public static class CliApp
         time ??= TimeProvider.System;
         var root = new RootCommand("trd-fhir: map, validate and sync treatment-resistant-depression protocols as FHIR R4")
         {
-            MapCommand.Create(console),
-            ValidateCommand.Create(console),
+            MapCommand.Create(console, time),
+            ValidateCommand.Create(console, time),
             PackageCommand.Create(console),
             SyncCommands.Push(console, time),
             SyncCommands.Pull(console, time),

@@ -5,7 +5,10 @@ namespace Trd.Fhir.Adapter.Cli;
 /// <summary>Where CLI verbs write: results to stdout, problems and progress to stderr. Tests pass string writers.</summary>
 public sealed class CliConsole(TextWriter stdout, TextWriter stderr)
 {
-    public static CliConsole System { get; } = new(global::System.Console.Out, global::System.Console.Error);
+    public static CliConsole System { get; } = new(global::System.Console.Out, global::System.Console.Error) { ErrorIsTerminal = !global::System.Console.IsErrorRedirected };
+
+    /// <summary>Whether stderr is a terminal: progress lines (<see cref="ProgressLine"/>) are shown there without being asked.</summary>
+    public bool ErrorIsTerminal { get; init; }
 
     public TextWriter StdOut { get; } = stdout;
     public TextWriter StdErr { get; } = stderr;

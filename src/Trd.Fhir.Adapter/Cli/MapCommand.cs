@@ -13,7 +13,7 @@ namespace Trd.Fhir.Adapter.Cli;
 /// </summary>
 internal static class MapCommand
 {
-    public static Command Create(CliConsole console)
+    public static Command Create(CliConsole console, TimeProvider time)
     {
         var inputs = new Argument<string[]>("inputs") { Description = "Protocol document(s) (.json) or directories of them; with --reverse, a FHIR Bundle or resource (.json)", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "Write the result to this file (one input) instead of stdout" };
@@ -25,9 +25,11 @@ internal static class MapCommand
         phq9As.AcceptOnlyFromAmong("observation", "questionnaire-response", "both");
         var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
 
+        var progressWanted = ProgressLine.Option();
+
         var command = new Command("map", "Map a TRD protocol document to a FHIR R4 transaction Bundle, or back with --reverse")
         {
-            inputs, output, outDir, reverse, identifierBase, noValidate, phq9As, igs,
+            inputs, output, outDir, reverse, identifierBase, noValidate, phq9As, igs, progressWanted,
         };
         command.SetAction(parse =>
         {
@@ -63,8 +65,10 @@ internal static class MapCommand
             var map = new MapProtocol(identity, validator, channel);
 
             var exit = ExitCodes.Success;
-            foreach (var input in files)
+            var progress = ProgressLine.For(console, parse.GetValue(progressWanted), time, "map", "file(s)", files.Count);
+            for (var done = 0; done < files.Count; progress.Report(++done)) // the iterator reports, also after a `continue`
             {
+                var input = files[done];
                 var file = input.Path;
                 if (parse.GetValue(reverse) && directory is not null)
                 {

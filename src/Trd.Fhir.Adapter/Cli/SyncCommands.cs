@@ -41,6 +41,8 @@ internal static class SyncCommands
         var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundles against the profiles before sending (by default a protocol whose Bundle does not conform stops the push before anything is sent, exit 1)" };
         var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate, igs, strict };
+        var progressWanted = ProgressLine.Option();
+        command.Options.Add(progressWanted);
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -106,10 +108,11 @@ internal static class SyncCommands
 
             if (ledgerStore is not null)
                 return await LedgerCommands.PushAsync(console, services, ledgerStore, parse.GetValue(parallel), protocols, parse.GetValue(format) == "json", cancellationToken);
+            var progress = ProgressLine.For(console, parse.GetValue(progressWanted), time, "push", "protocol(s)", protocols.Count);
             var reports = await push.PushAsync(prepared, i =>
             {
                 if (protocols.Count > 1)
-                    console.Error($"[{i + 1}/{protocols.Count}] {protocols[i].File}");
+                    console.Error($"[{i + 1}/{protocols.Count}] {protocols[i].File}{progress.Suffix(i)}");
             }, cancellationToken);
             var results = protocols.Select(p => p.File).Zip(reports).ToList();
             if (parse.GetValue(format) == "json")

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
+using System.Globalization;
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.UseCases;
 using Trd.Fhir.Profiles;
@@ -13,7 +13,7 @@ namespace Trd.Fhir.Adapter.Cli;
 /// </summary>
 internal static class ValidateCommand
 {
-    public static Command Create(CliConsole console)
+    public static Command Create(CliConsole console, TimeProvider time)
     {
         var paths = new Argument<string[]>("paths")
         {
@@ -33,9 +33,11 @@ internal static class ValidateCommand
             if (r.GetValueOrDefault<int>() < 1) r.AddError("--jobs must be at least 1");
         });
 
+        var progressWanted = ProgressLine.Option();
+
         var command = new Command("validate", "Validate FHIR R4 resources, Bundles and NDJSON against the Trd.Fhir profiles (and --ig packages)")
         {
-            paths, profile, igs, tx, byKind, kindProfiles, format, jobs,
+            paths, profile, igs, tx, byKind, kindProfiles, format, jobs, progressWanted,
         };
         command.SetAction(parse =>
         {
@@ -66,13 +68,17 @@ internal static class ValidateCommand
             }
             using var output = ValidationOutput.Create(parse.GetValue(format)!, console.StdOut);
             var totals = new ValidationTotals();
-            var progress = new Progress(console);
+            var progress = ProgressLine.For(console, parse.GetValue(progressWanted), time, "validate", "file(s)", inputs.Count);
+            // Results come in input order: when one of file k arrives, the k files before it are done (an NDJSON file's
+            // lines stream in between: the resource count moves on).
+            var position = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var k = inputs.Count - 1; k >= 0; k--) position[inputs[k].Path] = k;
             validate.Run(inputs, parse.GetValue(jobs), r =>
             {
                 if (r.Unreadable) console.Error(Finding.MessageOf(r.Outcome.Issue[0]));
                 totals.Add(r);
                 output.Write(r);
-                progress.Report(totals);
+                progress.Report(position.GetValueOrDefault(r.File), string.Create(CultureInfo.InvariantCulture, $"{totals.Resources:N0} resource(s), {totals.Failed:N0} invalid"));
             });
             output.Complete(totals);
             return totals.Unreadable > 0 ? ExitCodes.UsageOrInput : totals.Failed > 0 ? ExitCodes.ValidationFailed : ExitCodes.Success;
@@ -118,21 +124,5 @@ internal static class ValidateCommand
             map[type] = pair[(eq + 1)..];
         }
         return map;
-    }
-
-    /// <summary>A progress line on the terminal's stderr every few seconds of a long run (never in tests or stdout).</summary>
-    private sealed class Progress(CliConsole console)
-    {
-        private readonly bool _enabled = ReferenceEquals(console, CliConsole.System);
-        private readonly long _start = Stopwatch.GetTimestamp();
-        private long _last = Stopwatch.GetTimestamp();
-
-        public void Report(ValidationTotals totals)
-        {
-            if (!_enabled || Stopwatch.GetElapsedTime(_last).TotalSeconds < 5) return;
-            _last = Stopwatch.GetTimestamp();
-            var seconds = Stopwatch.GetElapsedTime(_start).TotalSeconds;
-            console.Error($"validate: {totals.Resources} resource(s), {totals.Failed} invalid, {seconds:F0} s ({totals.Resources / seconds:F0}/s)");
-        }
     }
 }
