@@ -10,7 +10,8 @@
 //   status     GET the status URL -> 202 + X-Progress + Retry-After (for `polls` polls), then 200 + the JSON
 //              manifest (transactionTime, request, requiresAccessToken, output[{type,url,count}], error[]) + Expires
 //   files      GET each output url -> NDJSON, one resource per line; `Range: bytes=N-` answered with 206
-//              when the kick-off carried `Authorization`, requiresAccessToken is true and each file needs the same header (401 otherwise)
+//              when the kick-off carried `Authorization`, requiresAccessToken is true and each file needs an Authorization
+//              header of the same scheme (a token refreshed meanwhile is fine; 401 otherwise)
 //   delete     DELETE the status URL -> 202; afterwards status and files answer 404
 // The export is a snapshot taken at kick-off (transactionTime); later writes are not in it.
 // Test-only: POST [base]/$bulk-config {"polls":N,"retryAfter":S,"fileLines":N} tunes the flow; GET [base]/$bulk-log
@@ -235,9 +236,11 @@ export function createBulkExport({ repo, resourceTypes, baseUrl }) {
     if (!f) {
       return sendJson(res, 404, outcome('error', 'not-found', `No file ${name} in export ${jobId}`));
     }
-    if (job.authorization !== undefined && req.headers.authorization !== job.authorization) {
+    // A token refreshed during the export is as good as the kick-off's: what counts is a credential of the same scheme.
+    const scheme = (h) => /^(\S+)\s+\S/.exec(String(h ?? ''))?.[1]?.toLowerCase();
+    if (job.authorization !== undefined && scheme(req.headers.authorization) !== scheme(job.authorization)) {
       fileLog.push({ job: jobId, file: name, status: 401 });
-      return sendJson(res, 401, outcome('error', 'login', 'This export requires the access token of its kick-off'));
+      return sendJson(res, 401, outcome('error', 'login', 'This export requires an access token (requiresAccessToken)'));
     }
     const bytes = Buffer.from(f.content, 'utf8');
     const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));

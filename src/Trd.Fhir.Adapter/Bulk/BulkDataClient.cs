@@ -140,7 +140,9 @@ public sealed class BulkDataClient(IHttpClientFactory httpClientFactory, Uri bas
             var append = status == 206;
             var expected = response.Content.Headers.ContentLength;
             long received = 0;
-            await using var output = new FileStream(partPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            // Unbuffered (bufferSize 0): each chunk read goes to the OS at once, so a process killed mid-file leaves on disk
+            // every byte it received, and the next run resumes from there instead of refetching what sat in a buffer.
+            await using var output = new FileStream(partPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);

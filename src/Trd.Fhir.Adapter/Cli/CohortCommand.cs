@@ -43,6 +43,21 @@ internal static class CohortCommand
                 console.Error("trd-fhir: --stale-days must be at least 1");
                 return ExitCodes.UsageOrInput;
             }
+            string? incomplete;
+            try
+            {
+                incomplete = CohortWorkflow.IncompleteExport(dir);
+            }
+            catch (Bulk.BulkExportException e)
+            {
+                console.Error($"trd-fhir: cohort: {e.Message}");
+                return ExitCodes.UsageOrInput;
+            }
+            if (incomplete is not null)
+            {
+                console.Error($"cohort: {dir} is an incomplete export: {incomplete}. Fix: run the same 'trd-fhir export' command again to finish it");
+                return ExitCodes.ValidationFailed;
+            }
             var pool = parse.GetValue(validate) ? Trd.Fhir.Profiles.ValidatorPool.Shared() : null;
             var workflow = new CohortWorkflow(new FhirToProtocol(new Identity(parse.GetValue(identifierBase)!)), clock)
             {

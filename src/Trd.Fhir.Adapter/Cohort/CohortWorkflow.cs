@@ -91,5 +91,22 @@ public sealed class CohortWorkflow(FhirToProtocol reader, TimeProvider time)
         return new CohortResult(tally, files.Count, store.Stored, store.Skipped, invalid, problems, problemCount);
     }
 
+    /// <summary>
+    /// When <paramref name="directory"/> is a <c>trd-fhir export</c> directory (it holds the export state) whose output files
+    /// are not all whole, what is missing or damaged (so a read-out never silently counts half an export); else null.
+    /// </summary>
+    public static string? IncompleteExport(string directory)
+    {
+        var state = Bulk.ExportState.Load(directory);
+        if (state is null)
+            return null;
+        if (state.TransactionTime is null)
+            return "the server had not finished the export when it stopped (no manifest yet)";
+        var missing = state.Files.Where(f => f.Kind == "output" && f.State != Bulk.FileState.Done)
+            .Select(f => f.State == Bulk.FileState.Damaged ? $"{f.Name} is damaged ({f.Problem})" : $"{f.Name} is not downloaded yet")
+            .ToList();
+        return missing.Count == 0 ? null : string.Join("; ", missing.Take(5)) + (missing.Count > 5 ? $"; and {missing.Count - 5} more files" : "");
+    }
+
     private static string SafeName(string id) => new(id.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' ? c : '_').ToArray());
 }

@@ -185,6 +185,13 @@ internal sealed class AdapterProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>SIGKILL (no clean-up runs, as a crash or an OOM kill) and waits until the process is gone.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)
