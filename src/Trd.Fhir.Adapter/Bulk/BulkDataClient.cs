@@ -67,6 +67,7 @@ public sealed class BulkDataClient(IHttpClientFactory httpClientFactory, Uri bas
     {
         using var message = new HttpRequestMessage(HttpMethod.Get, statusUrl);
         message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        message.Options.Set(Transport.Auth.CredentialScopeHandler.AllowOtherOrigin, true); // the server's own status URL
         using var response = await Server().SendAsync(message, cancellationToken);
         var status = (int)response.StatusCode;
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
@@ -89,6 +90,7 @@ public sealed class BulkDataClient(IHttpClientFactory httpClientFactory, Uri bas
     public async Task<(bool Ok, int Status)> DeleteAsync(Uri statusUrl, CancellationToken cancellationToken)
     {
         using var message = new HttpRequestMessage(HttpMethod.Delete, statusUrl);
+        message.Options.Set(Transport.Auth.CredentialScopeHandler.AllowOtherOrigin, true);
         using var response = await Server().SendAsync(message, cancellationToken);
         return (response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.NotFound, (int)response.StatusCode);
     }
@@ -106,6 +108,7 @@ public sealed class BulkDataClient(IHttpClientFactory httpClientFactory, Uri bas
         if (offset > 0)
             message.Headers.Range = new RangeHeaderValue(offset, null);
         message.Options.Set(TransportContext.StreamResponse, true);
+        message.Options.Set(Transport.Auth.CredentialScopeHandler.AllowOtherOrigin, withToken); // requiresAccessToken: the server vouches for the file URL
         var client = withToken ? Server() : httpClientFactory.CreateClient(PlainClientName);
         HttpResponseMessage response;
         try

@@ -75,13 +75,16 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
         return ChosenProfile = ServerProfiles.ServerProfileCatalog.Detect(_statement);
     }
 
-    /// <summary>Every resource a search finds, following <c>next</c> links verbatim (opaque, session-scoped on some servers).</summary>
+    /// <summary>Every resource a search finds, following <c>next</c> links (opaque, session-scoped on some servers) on this
+    /// server only (<see cref="SameServer"/>). Never a silent part of the result: paging that loops back to a page already
+    /// read, or runs past <paramref name="maxPages"/>, stops the search with an error.</summary>
     public async Task<List<(Resource Resource, string? FullUrl)>> SearchAllAsync(string resourceType, SearchParams query, CancellationToken cancellationToken, int maxPages = 1000)
     {
         var client = NewClient();
         var found = new List<(Resource, string?)>();
+        var followed = new HashSet<string>(StringComparer.Ordinal);
         var page = await client.SearchAsync(query, resourceType, cancellationToken);
-        for (var pages = 0; page is not null && pages < maxPages; pages++)
+        for (var pages = 1; page is not null; pages++)
         {
             found.AddRange(page.Entry
                 .Where(e => e.Resource is not null && e.Search?.Mode is null or Bundle.SearchEntryMode.Match or Bundle.SearchEntryMode.Include)
@@ -89,9 +92,36 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
                 .Select(e => (e.Resource!, e.FullUrl)));
             if (page.NextLink is null)
                 break;
+            var next = SameServer(page.NextLink);
+            if (!followed.Add(next.AbsoluteUri))
+                throw new FhirTransportException($"the server's paging of a {resourceType} search loops: page {pages} links to a page already read; the search stopped rather than read it again (fix: report it to the server's operators)");
+            if (pages >= maxPages)
+                throw new FhirTransportException($"a {resourceType} search has more than {maxPages} pages; it stopped rather than return part of the result (fix: narrow the search, e.g. pull --since)");
+            page.NextLink = next;
             page = await client.ContinueAsync(page, PageDirection.Next, cancellationToken);
         }
         return found;
+    }
+
+    /// <summary>
+    /// A <c>next</c> link to follow. On this server's origin: as it is. On another origin but below this server's base path
+    /// — a server behind a proxy that writes links with its internal host name (HAPI without forwarded headers) —: the same
+    /// path and query on this server's origin. Anywhere else: refused, so paging never leaves the server (and no
+    /// credentials could follow it there); the search fails rather than return a partial result.
+    /// </summary>
+    internal Uri SameServer(Uri next)
+    {
+        if (!next.IsAbsoluteUri)
+            return new Uri(TransportServiceCollectionExtensions.WithTrailingSlash(BaseUrl), next);
+        if (Auth.CredentialScopeHandler.SameOrigin(next, BaseUrl))
+            return next;
+        var basePath = TransportServiceCollectionExtensions.WithTrailingSlash(BaseUrl).AbsolutePath;
+        if ((next.AbsolutePath.TrimEnd('/') + "/").StartsWith(basePath, StringComparison.Ordinal))
+        {
+            logger.LogWarning("The server's next link names {Origin}, not {Server}: followed on {Server}", next.GetLeftPart(UriPartial.Authority), BaseUrl.GetLeftPart(UriPartial.Authority), BaseUrl.GetLeftPart(UriPartial.Authority));
+            return new UriBuilder(next) { Scheme = BaseUrl.Scheme, Host = BaseUrl.Host, Port = BaseUrl.Port }.Uri;
+        }
+        throw new FhirTransportException($"the server's next page link points to {next.GetLeftPart(UriPartial.Authority)}{next.AbsolutePath}, outside the FHIR server {BaseUrl}: not followed, so the search stopped without its remaining pages (fix: configure the server's public base URL, e.g. HAPI's server_address, or call Trd.Fhir with the base URL its links use)");
     }
 }
 

@@ -110,6 +110,7 @@ public static class TransportServiceCollectionExtensions
         client
             .AddHttpMessageHandler(sp => new EpicClientIdHandler(Server(sp).Auth.EpicClientId))
             .AddHttpMessageHandler(CreateAuthHandler)
+            .AddHttpMessageHandler(sp => new CredentialScopeHandler(Server(sp).BaseUrl!, sp.GetRequiredService<ILogger<CredentialScopeHandler>>()))
             .AddHttpMessageHandler(() => new AttemptHandler());
         return services;
     }
