@@ -82,12 +82,12 @@ public sealed class TrdValidator : IDisposable
 
         var remote = options.RemoteTerminology;
         IDisposable[] owned = [];
-        if (remote is null && options.TerminologyServer is { } server)
+        RemoteTerminology? server = null;
+        if (remote is null && options.TerminologyServer is { } url)
         {
-            var client = new FhirClient(server);
-            var serialized = new SerializedTerminologyService(new ExternalTerminologyService(client));
-            owned = [serialized, client];
-            remote = serialized;
+            server = new RemoteTerminology(url, options.TerminologyTimeout);
+            owned = [server];
+            remote = server;
         }
         var terminology = new TerminologyRouter(new LocalTerminologyService(resolver), remote, resolver);
 
@@ -103,7 +103,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning) };
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline) };
     }
 
     /// <summary>

@@ -61,11 +61,19 @@ public sealed class TrdValidatorOptions
     public ICodeValidationTerminologyService? RemoteTerminology { get; set; }
 
     /// <summary>
-    /// Convenience for <see cref="RemoteTerminology"/>: the base URL of a FHIR terminology server ($validate-code).
-    /// Used only when <see cref="RemoteTerminology"/> is null; calls are serialised (FhirClient is not thread-safe).
-    /// Default: none. Not exercised by the test suite (no network here): treat as an integration point.
+    /// The base URL of a FHIR terminology server (CLI <c>--tx</c>), used only when <see cref="RemoteTerminology"/> is null:
+    /// <c>ValueSet/$validate-code</c> for bindings no local artefact can check, and <c>CodeSystem/$validate-code</c> for every
+    /// coding of a code system we do not hold (Validation/CodeRules.cs). A server that cannot be reached gives one warning
+    /// per input and is not asked again. Calls are serialised. Default: none.
     /// </summary>
     public Uri? TerminologyServer { get; set; }
+
+    /// <summary>Without a <see cref="TerminologyServer"/>, report codes of large external systems (SNOMED CT, LOINC, RxNorm,
+    /// CVX, …) as information "Not checked offline", once per system per outcome. Default: false.</summary>
+    public bool ReportCodesNotCheckedOffline { get; set; }
+
+    /// <summary>Timeout of one call to <see cref="TerminologyServer"/>. Default: 10 s.</summary>
+    public TimeSpan TerminologyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Validate through Scale.SharedStateValidator (one FHIRPath cache for the process) when the Firely version
     /// allows it. Default: true; false only to compare with the public Firely entry point (tests, benchmarks).</summary>

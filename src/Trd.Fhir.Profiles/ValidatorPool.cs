@@ -44,18 +44,24 @@ public sealed class ValidatorPool : IDisposable
     /// The pool for these extra packages (<c>.tgz</c> or directories of FHIR JSON) and kind profiles: the shared one without
     /// packages, else a private one (dispose it). False with a message naming the package and the fix when one cannot be read.
     /// </summary>
-    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, out ValidatorPool? pool, out string? error)
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, out ValidatorPool? pool, out string? error) =>
+        TryOpen(packages, kindProfiles, null, out pool, out error);
+
+    /// <summary>As <see cref="TryOpen(IReadOnlyList{string}, IReadOnlyDictionary{string, string}, out ValidatorPool?, out string?)"/>,
+    /// with a terminology server (<c>--tx</c>, <see cref="TrdValidatorOptions.TerminologyServer"/>): then the pool is private.</summary>
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, out ValidatorPool? pool, out string? error)
     {
         ArgumentNullException.ThrowIfNull(packages);
         ArgumentNullException.ThrowIfNull(kindProfiles);
         pool = null;
         error = null;
-        if (packages.Count == 0)
+        if (packages.Count == 0 && terminologyServer is null)
         {
             pool = Shared(kindProfiles);
             return true;
         }
         var options = Options(kindProfiles);
+        options.TerminologyServer = terminologyServer;
         foreach (var package in packages)
         {
             if (!File.Exists(package) && !Directory.Exists(package))

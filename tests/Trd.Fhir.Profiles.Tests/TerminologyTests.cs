@@ -6,7 +6,7 @@ namespace Trd.Fhir.Profiles.Tests;
 public class TerminologyTests
 {
     private const string Profile = "http://example.org/fhir/StructureDefinition/obs-remote-binding";
-    private const string RemoteValueSet = "http://example.org/fhir/ValueSet/known-only-remotely";
+    internal const string RemoteValueSet = "http://example.org/fhir/ValueSet/known-only-remotely";
 
     [Fact]
     public void Validate_ValueSetUnknownLocally_AskedOfTheRemoteService()
@@ -50,7 +50,7 @@ public class TerminologyTests
         Assert.Contains(oo.Issue, i => i.Details?.Text?.Contains(RemoteValueSet, StringComparison.Ordinal) == true);
     }
 
-    private static TrdValidatorOptions Options()
+    internal static TrdValidatorOptions Options()
     {
         var options = new TrdValidatorOptions { IncludeEmbeddedProfiles = false };
         options.ExtraSources.Add(ArtifactSource.FromResources(new StructureDefinition
@@ -75,7 +75,7 @@ public class TerminologyTests
         return options;
     }
 
-    private static Observation Instance(string code) => new()
+    internal static Observation Instance(string code) => new()
     {
         Meta = new Meta { Profile = [Profile] },
         Status = ObservationStatus.Final,

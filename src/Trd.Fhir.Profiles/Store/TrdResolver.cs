@@ -99,6 +99,11 @@ internal sealed class TrdResolver : IAsyncResourceResolver
     /// <summary>Index key of a recorded prefetch list in a pack: <c>prefetch:</c> + resource type or profile URL.</summary>
     internal const string PrefetchPrefix = "prefetch:";
 
+    /// <summary>Whether <paramref name="url"/> is ours (or an extra source's) or in the embedded core slice: resolving it never
+    /// reads specification.zip (supplementary checks use only such artefacts, to keep the cold start as measured).</summary>
+    public bool ResolvesWithoutZip(string url) =>
+        _ours.Find(url, null) is not null || _core.Find(url, null) is { Kind: PackEntryKind.Json };
+
     public Resource? Resolve(string uri) =>
         _cache.GetOrAdd(uri, u => new Lazy<Resource?>(() => Load(u), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
 

@@ -9,12 +9,14 @@ namespace Trd.Fhir.Profiles.Validation;
 /// encoding", hash "SHA-1 of the data").</summary>
 internal static class DataTypeRules
 {
-    public static void Coding(Coding c, string path, List<IssueComponent> found)
+    /// <summary>False when the system is not an absolute URI (reported): its code cannot be looked up then.</summary>
+    public static bool Coding(Coding c, string path, List<IssueComponent> found)
     {
-        if (c.System is not { Length: > 0 } system) return;
-        if (!Uri.TryCreate(system, UriKind.Absolute, out var uri) || uri.Scheme.Length < 2 || system.Contains(' ', StringComparison.Ordinal))
-            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "coding-system-absolute",
-                $"Coding.system must be an absolute URI (e.g. http://loinc.org or urn:oid:…), not '{system}'.", path + ".system"));
+        if (c.System is not { Length: > 0 } system) return true;
+        if (Uri.TryCreate(system, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !system.Contains(' ', StringComparison.Ordinal)) return true;
+        found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "coding-system-absolute",
+            $"Coding.system must be an absolute URI (e.g. http://loinc.org or urn:oid:…), not '{system}'.", path + ".system"));
+        return false;
     }
 
     public static void Attachment(Attachment a, string path, List<IssueComponent> found)

@@ -9,18 +9,21 @@ namespace Trd.Fhir.Profiles.Validation;
 /// its outcome (issue 12 item 3): Coding and Attachment rules, Bundle rules, QuestionnaireResponse against its
 /// Questionnaire. Each rule family lives in its own file; every one is a single pass over the instance.
 /// </summary>
-internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning)
+internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning, RemoteTerminology? remote = null, bool reportNotChecked = false)
 {
+    private readonly CodeRules _codes = new(resolver, remote, reportNotChecked);
+
     public void Apply(OperationOutcome oo, Resource instance)
     {
         if (unknownAsWarning) UnknownArtifacts.Consolidate(oo);
         var found = new List<OperationOutcome.IssueComponent>();
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);
+        var codes = _codes.Begin(oo);
         foreach (var (path, node) in Walk(instance, instance.TypeName))
         {
             try
             {
-                Dispatch(node, path, questionnaires, found);
+                Dispatch(node, path, questionnaires, codes, found);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -29,15 +32,16 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                     $"A supplementary check could not read this element ({e.GetBaseException().Message}); it was skipped.", path));
             }
         }
+        codes.Complete(found);
         oo.Issue.AddRange(found);
     }
 
-    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, List<OperationOutcome.IssueComponent> found)
+    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, List<OperationOutcome.IssueComponent> found)
     {
             switch (node)
             {
                 case Coding c:
-                    DataTypeRules.Coding(c, path, found);
+                    if (DataTypeRules.Coding(c, path, found)) codes.Coding(c, path, found);
                     break;
                 case Attachment a:
                     DataTypeRules.Attachment(a, path, found);

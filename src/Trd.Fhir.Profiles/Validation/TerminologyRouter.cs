@@ -1,4 +1,5 @@
 using Hl7.Fhir.Model;
+using Hl7.Fhir.Rest;
 using Hl7.Fhir.Specification.Terminology;
 using Trd.Fhir.Profiles.Store;
 
@@ -6,55 +7,33 @@ namespace Trd.Fhir.Profiles.Validation;
 
 /// <summary>
 /// Local first: a ValueSet our resolver knows (ours or core) is checked by the <see cref="LocalTerminologyService"/>;
-/// any other goes to the optional remote service, else to the local one (which reports it cannot check it).
+/// any other goes to the optional remote service, else to the local one (which reports it cannot check it). A local
+/// ValueSet the local service cannot expand (it includes a code system we do not hold, e.g. SNOMED CT) goes to the
+/// remote service too when there is one.
 /// </summary>
 internal sealed class TerminologyRouter(ICodeValidationTerminologyService local, ICodeValidationTerminologyService? remote, TrdResolver resolver)
     : ICodeValidationTerminologyService
 {
-    public Task<Parameters> ValueSetValidateCode(Parameters parameters, string? id = null, bool useGet = false) =>
-        Pick(parameters).ValueSetValidateCode(parameters, id, useGet);
-
-    public Task<Parameters> Subsumes(Parameters parameters, string? id = null, bool useGet = false) =>
-        Pick(parameters).Subsumes(parameters, id, useGet);
-
-    private ICodeValidationTerminologyService Pick(Parameters parameters)
-    {
-        if (remote is null) return local;
-        var url = (parameters.Parameter.FirstOrDefault(p => p.Name == "url")?.Value as PrimitiveType)?.ToString();
-        return url is null || resolver.Resolve(url) is not null ? local : remote;
-    }
-}
-
-/// <summary>Serialises calls to a terminology service that is not thread-safe (ExternalTerminologyService over FhirClient).</summary>
-internal sealed class SerializedTerminologyService(ICodeValidationTerminologyService inner) : ICodeValidationTerminologyService, IDisposable
-{
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
-    public void Dispose() => _gate.Dispose();
-
     public async Task<Parameters> ValueSetValidateCode(Parameters parameters, string? id = null, bool useGet = false)
     {
-        await _gate.WaitAsync();
+        if (remote is null) return await local.ValueSetValidateCode(parameters, id, useGet).ConfigureAwait(false);
+        if (!IsLocal(parameters)) return await remote.ValueSetValidateCode(parameters, id, useGet).ConfigureAwait(false);
         try
         {
-            return await inner.ValueSetValidateCode(parameters, id, useGet);
+            return await local.ValueSetValidateCode(parameters, id, useGet).ConfigureAwait(false);
         }
-        finally
+        catch (FhirOperationException)
         {
-            _gate.Release();
+            return await remote.ValueSetValidateCode(parameters, id, useGet).ConfigureAwait(false);
         }
     }
 
-    public async Task<Parameters> Subsumes(Parameters parameters, string? id = null, bool useGet = false)
+    public Task<Parameters> Subsumes(Parameters parameters, string? id = null, bool useGet = false) =>
+        (remote is null || IsLocal(parameters) ? local : remote).Subsumes(parameters, id, useGet);
+
+    private bool IsLocal(Parameters parameters)
     {
-        await _gate.WaitAsync();
-        try
-        {
-            return await inner.Subsumes(parameters, id, useGet);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        var url = (parameters.Parameter.FirstOrDefault(p => p.Name == "url")?.Value as PrimitiveType)?.ToString();
+        return url is null || resolver.Resolve(url) is not null;
     }
 }
