@@ -3,6 +3,7 @@ using Trd.Fhir.Adapter.Sync;
 using Trd.Fhir.Adapter.Tests.Transport.Push;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Push;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 
 namespace Trd.Fhir.Adapter.Tests.Sync;
 
@@ -93,5 +94,100 @@ public sealed class PushPlannerTests
 
         Assert.Equal(EntryState.Skipped, entry.State);
         Assert.StartsWith("changed, but the server cannot update Observation", entry.Reason);
+    }
+
+    [Fact]
+    public void ApplyConfirmed_LedgerKnowsTheContent_UnchangedWithTheServerIdAndNotLookedUp()
+    {
+        var known = Entries.Observation("one");
+        var fresh = Entries.Observation("two");
+        var confirmed = new Dictionary<string, ConfirmedResource> { [PushPlanner.Key(known.Identifier)] = new("srv-1", "7") };
+
+        PushPlanner.ApplyConfirmed([known, fresh], confirmed);
+
+        Assert.Equal((EntryState.Unchanged, "srv-1", "7"), (known.State!.Value, known.ServerId, known.ServerVersion));
+        Assert.Equal((null, null), (fresh.State, fresh.ServerId));
+        Assert.Equal("https://example.org/identifier/observation|one", PushPlanner.Key(known.Identifier));
+    }
+
+    [Fact]
+    public void RewritePatient_EveryPatientReference_PointsAtTheServersPatient()
+    {
+        var entry = Entries.Observation("one");
+        var observation = (Observation)entry.Resource;
+        observation.Subject = new ResourceReference("Patient/urn-local");
+        observation.Performer = [new ResourceReference("Practitioner/p1")];
+
+        PushPlanner.RewritePatient([entry], "srv-patient-9");
+
+        Assert.Equal(("Patient/srv-patient-9", "Practitioner/p1"), (observation.Subject.Reference, observation.Performer[0].Reference));
+    }
+
+    [Fact]
+    public void MarkNotWritable_ProfileWritesPhq9AsQuestionnaireResponse_Phq9ObservationSkippedNotWritable()
+    {
+        var phq9Total = Entries.Observation("total"); // LOINC 44261-6, the PHQ-9 total
+        var profile = new ServerProfile { Name = "epic", Phq9Channel = ServerProfile.Phq9QuestionnaireResponse };
+
+        PushPlanner.MarkNotWritable([phq9Total], Caps(create: true, update: true, conditionalUpdate: true), profile);
+
+        Assert.Equal((EntryState.Skipped, true), (phq9Total.State!.Value, phq9Total.NotWritable));
+        Assert.Equal("not writable on this server: server profile 'epic' writes PHQ-9 as questionnaire-response, not as Observations", phq9Total.Reason);
+    }
+
+    [Fact]
+    public void MarkNotWritable_ProfileListsWritableKinds_OthersSkippedWithTheProfileName()
+    {
+        var entry = Entries.Observation("one");
+        var profile = new ServerProfile { Name = "narrow", Writable = ["Condition"] };
+
+        PushPlanner.MarkNotWritable([entry], Caps(create: true, update: true, conditionalUpdate: true), profile);
+
+        Assert.Equal("not writable on this server: server profile 'narrow' does not write Observation", entry.Reason);
+        Assert.True(entry.NotWritable);
+    }
+
+    [Fact]
+    public void MarkNotWritable_ServerDeclaresNothing_TriesEverything()
+    {
+        var entry = Entries.Observation("one");
+
+        PushPlanner.MarkNotWritable([entry], new ServerCapabilities("stub", false, false, new Dictionary<string, ResourceCapabilities>()));
+
+        Assert.Null(entry.State);
+    }
+
+    [Fact]
+    public void Comparable_IdMetaAndNarrativeDiffer_SameContent()
+    {
+        var a = (Observation)Entries.Observation("one").Resource;
+        var b = (Observation)a.DeepCopy();
+        b.Id = "server-id";
+        b.Meta = new Meta { VersionId = "3", LastUpdated = new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero) };
+        b.Text = new Narrative { Status = Narrative.NarrativeStatus.Generated, Div = "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>" };
+        var c = (Observation)a.DeepCopy();
+        c.Status = ObservationStatus.Amended;
+
+        Assert.Equal(PushPlanner.Comparable(a), PushPlanner.Comparable(b));
+        Assert.NotEqual(PushPlanner.Comparable(a), PushPlanner.Comparable(c));
+    }
+
+    [Fact]
+    public void Entries_MappedBundle_OneEntryPerResourceWithItsIdentifierAndRequest()
+    {
+        var source = Entries.Observation("one");
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction, Entry = [new Bundle.EntryComponent { FullUrl = source.FullUrl, Resource = source.Resource, Request = source.Request }] };
+
+        var entry = Assert.Single(PushPlanner.Entries(bundle));
+
+        Assert.Equal((source.FullUrl, "one", "Observation", Bundle.HTTPVerb.POST), (entry.FullUrl, entry.Identifier.Value, entry.Type, entry.Request.Method!.Value));
+    }
+
+    [Fact]
+    public void IdentifierOf_ResourceWithoutBusinessIdentifier_ThrowsNamingTheType()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => PushPlanner.IdentifierOf(new Condition()));
+
+        Assert.Equal("Condition carries no business identifier", e.Message);
     }
 }
