@@ -31,8 +31,12 @@ public sealed class CohortStore : IDisposable
 
     public long Stored { get; private set; }
 
-    /// <summary>Streams one NDJSON file into the store; <paramref name="onLine"/> sees every non-empty line (e.g. to validate it).</summary>
-    public void Load(string file, string displayName, Action<string, long, string>? onLine = null)
+    /// <summary>
+    /// Streams one NDJSON file into the store; <paramref name="onLine"/> sees every non-empty line it keeps (e.g. to validate
+    /// it). With a <paramref name="partition"/>, only the lines of that partition's patients are kept, and lines that belong to
+    /// no patient are counted only by the partition that counts them (so the partitions of one export add up to it once).
+    /// </summary>
+    public void Load(string file, string displayName, Action<string, long, string>? onLine = null, CohortPartition? partition = null)
     {
         using var transaction = _connection.BeginTransaction();
         using var insert = _connection.CreateCommand();
@@ -52,8 +56,10 @@ public sealed class CohortStore : IDisposable
             number++;
             if (string.IsNullOrWhiteSpace(text))
                 continue;
-            onLine?.Invoke(displayName, number, text);
             var (type, patient, skip) = Owner(text);
+            if (skip is not null ? partition is { CountsUnowned: false } : partition is not null && !partition.Holds(patient))
+                continue;
+            onLine?.Invoke(displayName, number, text);
             if (skip is not null)
             {
                 Skipped[skip] = Skipped.GetValueOrDefault(skip) + 1;

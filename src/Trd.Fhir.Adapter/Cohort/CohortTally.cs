@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Protocol;
 
@@ -16,30 +17,50 @@ public sealed class CohortTally(DateOnly asOf, int staleDays)
     public DateOnly AsOf { get; } = asOf;
     public int StaleDays { get; } = staleDays;
 
+    [JsonInclude]
     public long Patients { get; private set; }
+    [JsonInclude]
     public long Rebuilt { get; private set; }
-    public SortedDictionary<string, long> NotRebuilt { get; } = new(StringComparer.Ordinal);
-    public SortedDictionary<string, long> Phases { get; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public SortedDictionary<string, long> NotRebuilt { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public SortedDictionary<string, long> Phases { get; private set; } = new(StringComparer.Ordinal);
 
+    [JsonInclude]
     public long Phq9Assessments { get; private set; }
+    [JsonInclude]
     public long WithPhq9 { get; private set; }
+    [JsonInclude]
     public long ResponseEvaluable { get; private set; }
+    [JsonInclude]
     public long Responders { get; private set; }
+    [JsonInclude]
     public long Remitters { get; private set; }
 
+    [JsonInclude]
     public long SignalAssessments { get; private set; }
-    public List<ReviewEntry> NeedsReview { get; } = [];
+    [JsonInclude]
+    public List<ReviewEntry> NeedsReview { get; private set; } = [];
 
+    [JsonInclude]
     public long Trd { get; private set; }
-    public SortedDictionary<string, long> ThaseRush { get; } = new(StringComparer.Ordinal);
-    public SortedDictionary<string, long> Maudsley { get; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public SortedDictionary<string, long> ThaseRush { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public SortedDictionary<string, long> Maudsley { get; private set; } = new(StringComparer.Ordinal);
 
-    public SortedDictionary<string, long> Adherence { get; } = new(StringComparer.Ordinal);
+    [JsonInclude]
+    public SortedDictionary<string, long> Adherence { get; private set; } = new(StringComparer.Ordinal);
+    [JsonInclude]
     public long PatientsBehind { get; private set; }
 
+    [JsonInclude]
     public long NoPhq9 { get; private set; }
+    [JsonInclude]
     public long StalePhq9 { get; private set; }
+    [JsonInclude]
     public long TotalsOnlyAssessments { get; private set; }
+    [JsonInclude]
     public long Item9Unknown { get; private set; }
 
     public void AddNotRebuilt(string reason)
@@ -96,6 +117,31 @@ public sealed class CohortTally(DateOnly asOf, int staleDays)
             Count(Adherence, Kebab(course.State.ToString()));
         if (readout.Adherence.Any(c => c.State == AdherenceState.Behind))
             PatientsBehind++;
+    }
+
+    /// <summary>Adds another tally's figures to this one (partitions of one cohort, read out by different workers).</summary>
+    public void Merge(CohortTally other)
+    {
+        Patients += other.Patients;
+        Rebuilt += other.Rebuilt;
+        Phq9Assessments += other.Phq9Assessments;
+        WithPhq9 += other.WithPhq9;
+        ResponseEvaluable += other.ResponseEvaluable;
+        Responders += other.Responders;
+        Remitters += other.Remitters;
+        SignalAssessments += other.SignalAssessments;
+        Trd += other.Trd;
+        PatientsBehind += other.PatientsBehind;
+        NoPhq9 += other.NoPhq9;
+        StalePhq9 += other.StalePhq9;
+        TotalsOnlyAssessments += other.TotalsOnlyAssessments;
+        Item9Unknown += other.Item9Unknown;
+        NeedsReview.AddRange(other.NeedsReview);
+        foreach (var (target, source) in new[] { (NotRebuilt, other.NotRebuilt), (Phases, other.Phases), (ThaseRush, other.ThaseRush), (Maudsley, other.Maudsley), (Adherence, other.Adherence) })
+        {
+            foreach (var (key, count) in source)
+                target[key] = target.GetValueOrDefault(key) + count;
+        }
     }
 
     /// <summary>The phase a protocol is in: the highest active phase, else the highest completed or stopped one, else not started.</summary>

@@ -27,7 +27,8 @@ public sealed class CohortWorkflow(FhirToProtocol reader, TimeProvider time)
 
     public Action<string>? Progress { get; init; }
 
-    public CohortResult Run(string directory, string? protocolsDirectory)
+    /// <summary>Reads the export out; with a <paramref name="partition"/>, only that slice of the patients (see <see cref="Merge"/>).</summary>
+    public CohortResult Run(string directory, string? protocolsDirectory, CohortPartition? partition = null)
     {
         var files = Directory.GetFiles(directory, "*.ndjson").Order(StringComparer.Ordinal).ToList();
         if (files.Count == 0)
@@ -49,7 +50,7 @@ public sealed class CohortWorkflow(FhirToProtocol reader, TimeProvider time)
         foreach (var file in files)
         {
             var name = Path.GetFileName(file);
-            store.Load(file, name, Validate is null ? null : (f, line, json) =>
+            store.Load(file, name, partition: partition, onLine: Validate is null ? null : (f, line, json) =>
             {
                 var resource = FhirJson.Parse(Encoding.UTF8.GetBytes(json), out var issues);
                 var outcome = resource is null ? null : Validate(resource);
@@ -60,7 +61,7 @@ public sealed class CohortWorkflow(FhirToProtocol reader, TimeProvider time)
                     Problem($"{f}:{line}: invalid: {(resource is null ? string.Join("; ", issues) : string.Join("; ", errors!.Take(3).Select(e => $"{e.Expression.FirstOrDefault()}: {e.Details?.Text ?? e.Diagnostics}")))}");
                 }
             });
-            Progress?.Invoke($"read {name} ({store.Stored:N0} resources so far)");
+            Progress?.Invoke($"read {name} ({store.Stored:N0} resources so far{(partition is null ? "" : $" in partition {partition}")})");
         }
 
         var tally = new CohortTally(Clinical.AsOf ?? ClinicalReadout.Today(time), StaleDays);
@@ -89,6 +90,21 @@ public sealed class CohortWorkflow(FhirToProtocol reader, TimeProvider time)
                 Progress?.Invoke($"{tally.Patients:N0} patients read out");
         }
         return new CohortResult(tally, files.Count, store.Stored, store.Skipped, invalid, problems, problemCount);
+    }
+
+    /// <summary>The read-outs of a cohort's partitions as one: figures added up, problems listed up to the usual limit.</summary>
+    public static CohortResult Merge(DateOnly asOf, int staleDays, IReadOnlyList<CohortResult> parts)
+    {
+        var tally = new CohortTally(asOf, staleDays);
+        var skipped = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var part in parts)
+        {
+            tally.Merge(part.Tally);
+            foreach (var (reason, count) in part.Skipped)
+                skipped[reason] = skipped.GetValueOrDefault(reason) + count;
+        }
+        return new CohortResult(tally, parts.Count == 0 ? 0 : parts.Max(p => p.Files), parts.Sum(p => p.Resources), skipped, parts.Sum(p => p.InvalidResources),
+            parts.SelectMany(p => p.Problems).Take(MaxProblemsListed).ToList(), parts.Sum(p => p.ProblemCount));
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ public sealed class CohortTests(FhirServerFixture server) : IDisposable
         return (exit, stdout.ToString(), stderr.ToString());
     }
 
-    private static void AssertMatches(PopulationTruth truth, JsonElement r)
+    internal static void AssertMatches(PopulationTruth truth, JsonElement r)
     {
         Assert.Equal(truth.Patients, r.GetProperty("patients").GetInt64());
         Assert.Equal(truth.Patients, r.GetProperty("rebuilt").GetInt64());
