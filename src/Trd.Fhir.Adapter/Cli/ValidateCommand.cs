@@ -22,7 +22,7 @@ internal static class ValidateCommand
         };
         var profile = new Option<string?>("--profile") { Description = "Validate every input (the top-level resource) against this profile URL, in addition to its meta.profile" };
         var igs = new Option<string[]>("--ig") { Description = "A FHIR NPM package (.tgz), an extracted package or directory of FHIR JSON artefacts, or a directory of packages such as the FHIR package cache ~/.fhir/packages (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
-        var tx = new Option<Uri?>("--tx") { Description = "A FHIR terminology server's base URL: codes of systems not held offline (SNOMED CT, LOINC, …) and bindings no local ValueSet covers are checked with its $validate-code (unreachable: a warning, the run goes on)" };
+        var tx = new Option<string?>("--tx") { Description = "A FHIR terminology server's base URL: codes of systems not held offline (SNOMED CT, LOINC, …) and bindings no local ValueSet covers are checked with its $validate-code (unreachable: a warning, the run goes on)" };
         var byKind = new Option<bool>("--profile-by-kind") { Description = "Also validate each resource (and each Bundle entry) against our profile for its resource type, where we have exactly one (e.g. Condition, Goal, CareTeam, MedicationRequest); add others (Observation, CarePlan, ServiceRequest, Procedure have several) with --kind-profile" };
         var kindProfiles = new Option<string[]>("--kind-profile") { Description = "Type=URL: the profile --profile-by-kind applies to that resource type (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var format = new Option<string>("--format") { Description = "text (default), json (one OperationOutcome per input and NDJSON line, as NDJSON), junit, sarif", DefaultValueFactory = _ => "text" };
@@ -48,12 +48,13 @@ internal static class ValidateCommand
                 return ExitCodes.UsageOrInput;
             var kinds = KindProfiles(parse.GetValue(byKind), parse.GetValue(kindProfiles) ?? [], console);
             if (kinds is null) return ExitCodes.UsageOrInput;
-            if (parse.GetValue(tx) is { } server && (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https")))
+            Uri? server = null;
+            if (parse.GetValue(tx) is { } txUrl && (!Uri.TryCreate(txUrl, UriKind.Absolute, out server) || server.Scheme is not ("http" or "https")))
             {
-                console.Error($"validate: --tx {server}: not an http(s) URL (fix: give the terminology server's FHIR base URL, e.g. https://tx.example.org/r4)");
+                console.Error($"validate: --tx {txUrl}: not an http(s) URL (fix: give the terminology server's FHIR base URL, e.g. https://tx.example.org/r4)");
                 return ExitCodes.UsageOrInput;
             }
-            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, parse.GetValue(tx), out var pool, out var problem))
+            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, server, out var pool, out var problem))
             {
                 console.Error(problem!);
                 return ExitCodes.UsageOrInput;

@@ -74,7 +74,8 @@ internal sealed class RemoteTerminology : ICodeValidationTerminologyService, IDi
         }
         catch (FhirOperationException e)
         {
-            return new RemoteVerdict(null, e.Message); // not cached: a 4xx is about this question, "down" is remembered by Call
+            // not cached: a 4xx is about this question; "down" is remembered by Call
+            return new RemoteVerdict(null, _down ?? $"the terminology server {Server} could not check it ({e.Message})");
         }
         _codeSystemAnswers.TryAdd(key, verdict);
         return verdict;
@@ -82,20 +83,20 @@ internal sealed class RemoteTerminology : ICodeValidationTerminologyService, IDi
 
     private async Task<Parameters> Call(Func<Task<Parameters>> call)
     {
-        if (_down is { } reason) throw new FhirOperationException(reason, HttpStatusCode.ServiceUnavailable);
+        if (_down is { } reason) throw NotChecked(reason);
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (_down is { } again) throw new FhirOperationException(again, HttpStatusCode.ServiceUnavailable);
+            if (_down is { } again) throw NotChecked(again);
             return await call().ConfigureAwait(false);
         }
         catch (FhirOperationException e) when (e.Status is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
         {
-            throw Unreachable($"HTTP {(int)e.Status}");
+            throw NotChecked(_down = $"the terminology server {Server} could not be reached (HTTP {(int)e.Status})");
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or TimeoutException or IOException)
         {
-            throw Unreachable(e.GetBaseException().Message);
+            throw NotChecked(_down = $"the terminology server {Server} could not be reached ({e.GetBaseException().Message})");
         }
         finally
         {
@@ -103,9 +104,6 @@ internal sealed class RemoteTerminology : ICodeValidationTerminologyService, IDi
         }
     }
 
-    private FhirOperationException Unreachable(string why)
-    {
-        _down = $"the terminology server {Server} could not be reached ({why}), so codes that need it were not checked";
-        return new FhirOperationException(_down, HttpStatusCode.ServiceUnavailable);
-    }
+    private static FhirOperationException NotChecked(string reason) =>
+        new($"{reason}, so the code was not checked", HttpStatusCode.ServiceUnavailable);
 }
