@@ -123,13 +123,14 @@ internal sealed class ServerOptions
 
     /// <summary>The composition root (<see cref="TrdFhirServices.AddTrdFhir"/>) for one CLI run: logging to stderr, transport,
     /// the server connection, the validator pool and the use cases.</summary>
-    public ServiceProvider Compose(ParseResult parse, FhirServerOptions options, CliConsole console, TimeProvider time, string? identifierBase = null, PushStrategy? forced = null) =>
+    public ServiceProvider Compose(ParseResult parse, FhirServerOptions options, CliConsole console, TimeProvider time, string? identifierBase = null, PushStrategy? forced = null, Phq9Channel? phq9As = null) =>
         new ServiceCollection().AddTrdFhir(new TrdFhirOptions
         {
             Server = options,
             IdentifierBase = identifierBase ?? Identity.DefaultBase,
             Time = time,
             ForcedStrategy = forced,
+            Phq9As = phq9As,
             Logger = TrdFhirLogging.Configure(console.StdErr, parse.GetValue(JsonLogs), parse.GetValue(Verbose)).CreateLogger(),
         }).BuildServiceProvider();
 }

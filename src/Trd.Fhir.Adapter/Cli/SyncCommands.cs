@@ -40,7 +40,9 @@ internal static class SyncCommands
         var strict = new Option<bool>("--strict") { Description = "Exit 1 when a resource is not writable on this server (by default those are reported and the push exits 0)" };
         var noValidate = new Option<bool>("--no-validate") { Description = "Do not validate the mapped Bundles against the profiles before sending (by default a protocol whose Bundle does not conform stops the push before anything is sent, exit 1)" };
         var igs = new Option<string[]>("--ig") { Description = "With validation: a FHIR NPM package (.tgz) or directory of artefacts to add to the profiles (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
-        var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate, igs, strict };
+        var phq9As = new Option<string?>("--phq9-as") { Description = "How PHQ-9 assessments are written: observation, questionnaire-response or both (default: the server profile's channel — questionnaire-response on Epic, observation elsewhere)" };
+        phq9As.AcceptOnlyFromAmong([.. Phq9Channels.Names]);
+        var command = new Command("push", "Map protocol documents, validate the Bundles and push them to a FHIR server (idempotent: a re-run creates nothing new). With --ledger, what was sent and confirmed is recorded: unchanged protocols are not sent again, an interrupted run resumes, failures are retried and dead letters kept") { inputs, strategy, format, identifierBase, ledger, parallel, noValidate, igs, strict, phq9As };
         var progressWanted = ProgressLine.Option();
         command.Options.Add(progressWanted);
         server.AddTo(command);
@@ -77,7 +79,7 @@ internal static class SyncCommands
                 protocols.Add((file, read.Protocol));
             }
 
-            await using var services = server.Compose(parse, options, console, time, parse.GetValue(identifierBase), forced);
+            await using var services = server.Compose(parse, options, console, time, parse.GetValue(identifierBase), forced, Phq9Channels.Parse(parse.GetValue(phq9As)));
             // The ledger is opened first: a wrong --ledger fails at once, and on a shared ledger this process queues up with
             // the others before the (long) validation of many protocols.
             var ledgerStore = ledgerSpec is null ? null : await LedgerCommands.OpenForPushAsync(console, services, ledgerSpec, parse.GetValue(parallel), cancellationToken);
@@ -96,7 +98,7 @@ internal static class SyncCommands
             // The whole run shares one wait budget (--max-wait) for throttling and an open circuit breaker.
             using var runWaits = Transport.Resilience.TransportWaits.Begin();
             // Validated first, every one of them: nothing is sent while one protocol maps to a Bundle that does not conform.
-            var prepared = push.Prepare(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate));
+            var prepared = await push.PrepareAsync(protocols.Select(p => p.Protocol).ToList(), validate: !parse.GetValue(noValidate), cancellationToken);
             var conform = true;
             for (var i = 0; i < prepared.Count; i++)
             {

@@ -28,6 +28,9 @@ public sealed class TrdFhirOptions
     /// <summary>Push with this strategy instead of the one the server's CapabilityStatement suggests.</summary>
     public PushStrategy? ForcedStrategy { get; set; }
 
+    /// <summary>Push PHQ-9 through this channel (<c>push --phq9-as</c>) instead of the server profile's.</summary>
+    public Phq9Channel? Phq9As { get; set; }
+
     /// <summary>The sync ledger spec (SQLite file or PostgreSQL); null registers no ledger.</summary>
     public string? Ledger { get; set; }
 
@@ -67,7 +70,7 @@ public static class TrdFhirServices
         {
             services.AddTrdFhirTransport(server); // auth + resilience, once, at the HttpClient seam
             services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>(), Transport.ServerProfiles.ServerProfileCatalog.ChooseOrDetect(server.ServerProfile)));
-            services.AddSingleton(sp => new PushWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = options.ForcedStrategy });
+            services.AddSingleton(sp => new PushWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = options.ForcedStrategy, Identity = identity, Time = options.Time, Phq9Override = options.Phq9As });
             services.AddSingleton(sp => new PullWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<FhirToProtocol>(), sp.GetRequiredService<ILogger<PullWorkflow>>()));
             services.AddSingleton(sp => new PushProtocols(sp.GetRequiredService<MapProtocol>(), sp.GetRequiredService<PushWorkflow>()));
             services.AddSingleton(sp => new PullProtocol(sp.GetRequiredService<PullWorkflow>()));

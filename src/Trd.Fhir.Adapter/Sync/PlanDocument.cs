@@ -1,22 +1,33 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Hl7.Fhir.Model;
+using Trd.Fhir.Adapter.Clinical;
 using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
+using Trd.Fhir.Adapter.Report;
 using Trd.Fhir.Adapter.Transport.Push;
 
 namespace Trd.Fhir.Adapter.Sync;
 
 /// <summary>
 /// The part of the plan a read-mostly EHR cannot store (CarePlan, Goal, CareTeam, MedicationRequest… as the server profile
-/// says), written as one DocumentReference so clinicians see it in the chart: a plain-text read-out of each resource not
-/// written (from its narrative) and the same as HTML. Its type is the project's own code (trd-careplan-kind#protocol):
-/// terminology.md confirms no LOINC note type for it. Idempotent like every pushed resource: a business identifier per
-/// protocol, looked up before it is created.
+/// says), written as one DocumentReference so clinicians see it in the chart: the plan as plain text (a line per resource
+/// not written, from its narrative) and the clinical read-out as HTML — the self-contained page of <c>trd-fhir report</c>
+/// (<see cref="ReportHtml"/>: phase, PHQ-9 course, safety signals, adherence, hints), as of the push's date. Its type is the
+/// project's own code (trd-careplan-kind#protocol): terminology.md confirms no LOINC note type for it. Its business
+/// identifier is made with the push's identity (<c>--identifier-base</c>), one per protocol, looked up before it is
+/// created like every pushed resource.
 /// </summary>
 public static partial class PlanDocument
 {
-    public static PushEntry? For(string protocolId, IReadOnlyList<PushEntry> entries, Identity identity)
+    public const string TextTitle = "TRD protocol: the plan (text)";
+    public const string HtmlTitle = "TRD clinical read-out (HTML)";
+
+    public static PushEntry? For(TrdProtocol protocol, IReadOnlyList<PushEntry> entries, Identity identity, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(protocol);
+        ArgumentNullException.ThrowIfNull(identity);
+        var protocolId = protocol.Id;
         var unstored = entries.Where(e => e.NotWritable).ToList();
         if (unstored.Count == 0)
             return null;
@@ -25,8 +36,9 @@ public static partial class PlanDocument
             .Select(e => $"{e.Type}: {Plain(e.Resource.Text?.Div) ?? e.Identifier.Value}")
             .ToList();
         var text = "TRD protocol — the parts of the plan this EHR does not store as structured data\n\n" + string.Join("\n", lines) + "\n";
-        var html = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>TRD protocol</title></head><body><h1>TRD protocol</h1><ul>"
-            + string.Concat(lines.Select(l => "<li>" + System.Net.WebUtility.HtmlEncode(l) + "</li>")) + "</ul></body></html>";
+        // The read-out the report shows (its validation section left out: the push validated the Bundle, not this page).
+        var readout = ClinicalReadout.Read(protocol, time);
+        var html = ReportHtml.Render(new ClinicalReport(protocol, readout, 0, []), validation: false);
         var identifier = identity.For("DocumentReference", protocolId, "plan-document");
         var subject = entries.SelectMany(e => FhirReferences.In(e.Resource)).FirstOrDefault(r => r.Reference?.StartsWith("Patient/", StringComparison.Ordinal) == true)?.Reference;
         var document = new DocumentReference
@@ -38,8 +50,8 @@ public static partial class PlanDocument
             Description = "TRD protocol: plan parts not stored as structured data on this server",
             Content =
             [
-                new DocumentReference.ContentComponent { Attachment = new Attachment { ContentType = "text/plain; charset=utf-8", Data = Encoding.UTF8.GetBytes(text), Title = "TRD protocol (text)" } },
-                new DocumentReference.ContentComponent { Attachment = new Attachment { ContentType = "text/html; charset=utf-8", Data = Encoding.UTF8.GetBytes(html), Title = "TRD protocol (HTML)" } },
+                new DocumentReference.ContentComponent { Attachment = new Attachment { ContentType = "text/plain; charset=utf-8", Data = Encoding.UTF8.GetBytes(text), Title = TextTitle } },
+                new DocumentReference.ContentComponent { Attachment = new Attachment { ContentType = "text/html; charset=utf-8", Data = Encoding.UTF8.GetBytes(html), Title = HtmlTitle } },
             ],
         };
         return new PushEntry(Identity.FullUrl(identifier), document, identifier, new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "DocumentReference" });

@@ -1,5 +1,6 @@
 using Hl7.Fhir.Model;
 using Trd.Fhir.Adapter.Mapping;
+using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Push;
 using Trd.Fhir.Adapter.Transport.ServerProfiles;
@@ -46,14 +47,40 @@ public static class PushPlanner
         }
     }
 
-    /// <summary>Kinds the server does not store are skipped as "not writable on this server" (reported, not a failure):
-    /// the profile's writable list first, then the CapabilityStatement; PHQ-9 Observations when the profile's PHQ-9
-    /// channel is not Observation.</summary>
-    public static void MarkNotWritable(IEnumerable<PushEntry> entries, ServerCapabilities capabilities, ServerProfile? profile = null)
+    /// <summary>
+    /// Makes the push carry PHQ-9 through <paramref name="channel"/>: when the Bundle was mapped with another channel (the
+    /// ledger and callers that map before the server is known map with Observations), its PHQ-9 entries — Observations and
+    /// PHQ-9 QuestionnaireResponses — are replaced by those of the same protocol mapped with <paramref name="channel"/>
+    /// (same identity, so the same business identifiers as a direct mapping). Nothing else references PHQ-9 entries.
+    /// </summary>
+    public static void UsePhq9Channel(List<PushEntry> entries, TrdProtocol protocol, Identity identity, Phq9Channel channel)
     {
+        ArgumentNullException.ThrowIfNull(entries);
+        var observations = entries.Any(e => e.Resource is Observation o && IsPhq9(o));
+        var responses = entries.Any(e => IsPhq9Response(e.Resource));
+        if (!observations && !responses)
+            return;
+        var current = observations && responses ? Phq9Channel.Both : observations ? Phq9Channel.Observation : Phq9Channel.QuestionnaireResponse;
+        if (current == channel)
+            return;
+        entries.RemoveAll(IsPhq9Entry);
+        entries.AddRange(Entries(new ProtocolToFhir(identity, channel).Map(protocol)).Where(IsPhq9Entry));
+    }
+
+    private static bool IsPhq9Entry(PushEntry entry) => entry.Resource is Observation o ? IsPhq9(o) : IsPhq9Response(entry.Resource);
+
+    private static bool IsPhq9Response(Resource resource) =>
+        resource is QuestionnaireResponse qr && Phq9QuestionnaireResponse.IsPhq9(qr, Phq9QuestionnaireResponse.Flatten(qr.Item).Select(i => i.Item.LinkId));
+
+    /// <summary>Kinds the server does not store are skipped as "not writable on this server" (reported, not a failure):
+    /// the profile's writable list first, then the CapabilityStatement; PHQ-9 Observations when the PHQ-9 channel
+    /// (<paramref name="channel"/>, else the profile's) does not include Observations.</summary>
+    public static void MarkNotWritable(IEnumerable<PushEntry> entries, ServerCapabilities capabilities, ServerProfile? profile = null, Phq9Channel? channel = null)
+    {
+        var observationsWanted = channel is { } c ? c != Phq9Channel.QuestionnaireResponse : profile?.Phq9Channel != ServerProfile.Phq9QuestionnaireResponse;
         foreach (var entry in entries.Where(e => e.State is null))
         {
-            if (profile is not null && entry.Resource is Observation observation && IsPhq9(observation) && profile.Phq9Channel != ServerProfile.Phq9Observation)
+            if (profile is not null && entry.Resource is Observation observation && IsPhq9(observation) && !observationsWanted)
                 entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' writes PHQ-9 as {profile.Phq9Channel}, not as Observations");
             else if (profile is not null && !profile.AllowsWrite(entry.Type))
                 entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' does not write {entry.Type}");

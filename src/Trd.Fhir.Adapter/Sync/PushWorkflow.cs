@@ -23,8 +23,23 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     /// <summary>Forces a strategy (tests, <c>--strategy</c>); null lets the server's capabilities decide.</summary>
     public PushStrategy? ForcedStrategy { get; init; }
 
-    /// <summary>The identity the plan document's business identifier is made with.</summary>
+    /// <summary>The identity the Bundles were mapped with (<c>--identifier-base</c>): the plan document's business identifier
+    /// and a re-mapped PHQ-9 are made with it.</summary>
     public Identity Identity { get; init; } = Identity.Default;
+
+    /// <summary>The clock the plan document's clinical read-out is dated by.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary><c>--phq9-as</c>: the PHQ-9 write channel; null takes the server profile's (<c>phq9Channel</c>).</summary>
+    public Phq9Channel? Phq9Override { get; init; }
+
+    /// <summary>How PHQ-9 is written to this server: <see cref="Phq9Override"/>, else the server profile's channel (chosen or
+    /// detected from the CapabilityStatement).</summary>
+    public async System.Threading.Tasks.Task<Phq9Channel> Phq9ChannelAsync(CancellationToken cancellationToken) =>
+        Phq9Override ?? ChannelOf(await server.ProfileAsync(cancellationToken));
+
+    public static Phq9Channel ChannelOf(ServerProfile profile) =>
+        profile.Phq9Channel == ServerProfile.Phq9QuestionnaireResponse ? Phq9Channel.QuestionnaireResponse : Phq9Channel.Observation;
 
     public System.Threading.Tasks.Task<PushReport> PushAsync(TrdProtocol protocol, Bundle bundle, CancellationToken cancellationToken) =>
         PushAsync(protocol, bundle, confirmed: null, cancellationToken);
@@ -61,9 +76,13 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                 PushEntry.Fail(entries, "the patient was not found on the server by its identifier (system " + protocol.Patient.System + "); Trd.Fhir never creates patients — register the patient in the EHR first", retryable: false);
                 return Report(protocol, null, entries, notes, profile);
             }
+            var channel = Phq9Override ?? ChannelOf(profile);
+            PushPlanner.UsePhq9Channel(entries, protocol, Identity, channel);
+            if (protocol.Phq9.Count > 0 && channel != Phq9Channel.Observation)
+                notes.Add($"PHQ-9 written as {Phq9Channels.Name(channel)} ({(Phq9Override is null ? $"server profile '{profile.Name}'" : "--phq9-as")})");
             PushPlanner.RewritePatient(entries, patientId);
-            PushPlanner.MarkNotWritable(entries, capabilities, profile);
-            if (profile.PlanDocument && PlanDocument.For(protocol.Id, entries, Identity) is { } document)
+            PushPlanner.MarkNotWritable(entries, capabilities, profile, channel);
+            if (profile.PlanDocument && PlanDocument.For(protocol, entries, Identity, Time) is { } document)
             {
                 entries.Add(document);
                 if (capabilities.Resources.Count > 0 && !capabilities.For("DocumentReference").Create)

@@ -27,6 +27,9 @@ public sealed class MapProtocol(Identity identity, ValidatorPool? validator, Phq
     private readonly ProtocolToFhir _mapper = new(identity, phq9);
     private readonly FhirToProtocol _reader = new(identity);
 
+    /// <summary>The same use case with PHQ-9 written through <paramref name="channel"/>.</summary>
+    public MapProtocol WithPhq9(Phq9Channel channel) => new(identity, validator, channel);
+
     /// <summary>Reads the document (UTF-8 JSON), maps it and (unless <paramref name="validate"/> is false) validates the Bundle.</summary>
     public MappedProtocol Map(ReadOnlySpan<byte> utf8, bool validate = true, CancellationToken cancellationToken = default)
     {

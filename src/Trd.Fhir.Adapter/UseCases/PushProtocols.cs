@@ -10,8 +10,29 @@ namespace Trd.Fhir.Adapter.UseCases;
 /// </summary>
 public sealed class PushProtocols(MapProtocol map, PushWorkflow push)
 {
+    /// <summary>
+    /// As <see cref="Prepare(IReadOnlyList{TrdProtocol}, bool)"/>, with PHQ-9 mapped through the channel the push will use
+    /// (<c>--phq9-as</c>, else the server profile's — which may read the server's CapabilityStatement), so what is validated
+    /// is what is sent. When the server cannot be reached the Observation channel is used; the push then reports the failure.
+    /// </summary>
+    public async Task<IReadOnlyList<MappedProtocol>> PrepareAsync(IReadOnlyList<TrdProtocol> protocols, bool validate, CancellationToken cancellationToken)
+    {
+        Mapping.Phq9Channel channel;
+        try
+        {
+            channel = await push.Phq9ChannelAsync(cancellationToken);
+        }
+        catch (Exception e) when (Transport.Push.ServerAnswers.IsSendFailure(e, cancellationToken))
+        {
+            channel = push.Phq9Override ?? Mapping.Phq9Channel.Observation;
+        }
+        return Prepare(protocols, validate, map.WithPhq9(channel));
+    }
+
     /// <summary>Maps (and, when <paramref name="validate"/>, validates) each protocol; nothing is sent.</summary>
-    public IReadOnlyList<MappedProtocol> Prepare(IReadOnlyList<TrdProtocol> protocols, bool validate)
+    public IReadOnlyList<MappedProtocol> Prepare(IReadOnlyList<TrdProtocol> protocols, bool validate) => Prepare(protocols, validate, map);
+
+    private static IReadOnlyList<MappedProtocol> Prepare(IReadOnlyList<TrdProtocol> protocols, bool validate, MapProtocol map)
     {
         ArgumentNullException.ThrowIfNull(protocols);
         // Mapping is pure and the validator pool thread-safe: many protocols are prepared in parallel, results in order.

@@ -96,6 +96,37 @@ public sealed class PushPlannerTests
         Assert.StartsWith("changed, but the server cannot update Observation", entry.Reason);
     }
 
+    [Theory]
+    [InlineData(Trd.Fhir.Adapter.Mapping.Phq9Channel.QuestionnaireResponse)]
+    [InlineData(Trd.Fhir.Adapter.Mapping.Phq9Channel.Both)]
+    public void UsePhq9Channel_ObservationBundle_ReplacesThePhq9EntriesByThoseOfTheChannel_SameIdentifiersAsADirectMapping(Trd.Fhir.Adapter.Mapping.Phq9Channel channel)
+    {
+        var protocol = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase3-ect-esketamine.json"))).Protocol!;
+        var identity = new Trd.Fhir.Adapter.Mapping.Identity("https://ehr.example.org/ids");
+        var entries = PushPlanner.Entries(new Trd.Fhir.Adapter.Mapping.ProtocolToFhir(identity).Map(protocol));
+        var others = entries.Where(e => e.Resource is not (Observation or QuestionnaireResponse)).Select(e => PushPlanner.Key(e.Identifier)).ToList();
+
+        PushPlanner.UsePhq9Channel(entries, protocol, identity, channel);
+
+        var direct = PushPlanner.Entries(new Trd.Fhir.Adapter.Mapping.ProtocolToFhir(identity, channel).Map(protocol));
+        Assert.Equal(direct.Select(e => PushPlanner.Key(e.Identifier)).Order(), entries.Select(e => PushPlanner.Key(e.Identifier)).Order());
+        Assert.Equal(protocol.Phq9.Count, entries.Count(e => e.Resource is QuestionnaireResponse));
+        Assert.Equal(channel == Trd.Fhir.Adapter.Mapping.Phq9Channel.Both, entries.Any(e => e.Resource is Observation o && PushPlanner.IsPhq9(o)));
+        Assert.Equal(others, entries.Where(e => e.Resource is not (Observation or QuestionnaireResponse)).Select(e => PushPlanner.Key(e.Identifier)));
+    }
+
+    [Fact]
+    public void UsePhq9Channel_SameChannel_LeavesTheEntriesAsTheyAre()
+    {
+        var protocol = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase1-augmentation.json"))).Protocol!;
+        var entries = PushPlanner.Entries(Trd.Fhir.Adapter.Mapping.ProtocolToFhir.Default.Map(protocol));
+        var before = entries.ToList();
+
+        PushPlanner.UsePhq9Channel(entries, protocol, Trd.Fhir.Adapter.Mapping.Identity.Default, Trd.Fhir.Adapter.Mapping.Phq9Channel.Observation);
+
+        Assert.Equal(before, entries); // the very same entries, not re-mapped
+    }
+
     [Fact]
     public void ApplyConfirmed_LedgerKnowsTheContent_UnchangedWithTheServerIdAndNotLookedUp()
     {

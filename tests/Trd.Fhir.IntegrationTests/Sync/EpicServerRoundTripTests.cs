@@ -27,7 +27,8 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         using var sync = new SyncHarness(server.BaseUrl);
         var patientId = await sync.RegisterPatientAsync(server, protocol.Patient);
 
-        var first = await sync.PushAsync(protocol);
+        // PHQ-9 as Observations (--phq9-as observation): Epic stores none (no Observation.Create for assessments), the EHR's own are filed below
+        var first = await sync.PushAsync(protocol, phq9: Phq9Channel.Observation);
 
         Assert.True(first.Ok(strict: false), string.Join("\n", first.Outcomes.Where(o => o.State is PushState.Failed).Select(o => $"{o.ResourceType}: {o.Reason}")) + "\n" + server.ServerLog);
         Assert.Equal(PushStrategy.Individual, first.Strategy);
@@ -40,7 +41,7 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.DoesNotContain("-> 405", server.ServerLog, StringComparison.Ordinal); // nothing written that Epic cannot store, no Bundle
 
         var counts = await CountsAsync(patientId);
-        var second = await sync.PushAsync(protocol);
+        var second = await sync.PushAsync(protocol, phq9: Phq9Channel.Observation);
 
         Assert.Equal(0, second.Count(PushState.Created));
         Assert.Equal(counts, await CountsAsync(patientId)); // a re-push creates nothing (no conditional create on Epic: the scoped look-up found them)
@@ -68,6 +69,92 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.Equal(1 + counts["Condition"] + counts["ServiceRequest"] + counts["Procedure"] + totals.Count, pulled.ResourcesRead);
         Assert.DoesNotContain(pulled.Notes, n => n.Contains("not pulled", StringComparison.Ordinal));
         Assert.DoesNotContain("-> 400", server.ServerLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task Push_UnderEpicRules_Phq9AsQuestionnaireResponses_RepushCreatesNothing_PullRebuildsTotalsAndItem9()
+    {
+        await server.ResetAsync();
+        var protocol = SyncHarness.Example("phase3-ect-esketamine", "EPIC-QR-1");
+        using var sync = new SyncHarness(server.BaseUrl);
+        var patientId = await sync.RegisterPatientAsync(server, protocol.Patient);
+
+        var first = await sync.PushAsync(protocol); // mapped with Observations; the epic profile's channel is questionnaire-response
+
+        Assert.True(first.Ok(strict: false), string.Join("\n", first.Outcomes.Where(o => o.State is PushState.Failed).Select(o => $"{o.ResourceType}: {o.Reason}")) + "\n" + server.ServerLog);
+        Assert.Equal(protocol.Phq9.Count, first.Outcomes.Count(o => o.ResourceType == "QuestionnaireResponse" && o.State == PushState.Created));
+        Assert.DoesNotContain(first.Outcomes, o => o.ResourceType == "Observation"); // not even reported: PHQ-9 goes through the QuestionnaireResponse channel
+        Assert.Contains("PHQ-9 written as questionnaire-response (server profile 'epic')", first.Notes);
+        Assert.Equal(protocol.Phq9.Count, await CountAsync("QuestionnaireResponse", patientId));
+        Assert.Equal(0, await CountAsync("Observation", patientId, ("code", $"{Codes.Loinc}|{Codes.Phq9Total}")));
+
+        var counts = await CountsAsync(patientId);
+        var second = await sync.PushAsync(protocol);
+
+        Assert.Equal(0, second.Count(PushState.Created));
+        Assert.Equal(protocol.Phq9.Count, second.Outcomes.Count(o => o.ResourceType == "QuestionnaireResponse" && o.State == PushState.Unchanged));
+        Assert.Equal(counts, await CountsAsync(patientId));
+        Assert.Equal(protocol.Phq9.Count, await CountAsync("QuestionnaireResponse", patientId));
+
+        var pulled = await sync.PullAsync(protocol.Patient);
+
+        Assert.True(pulled.Result.Protocol is not null, string.Join("\n", pulled.Notes.Concat(pulled.Result.Problems.Select(p => p.ToString()))));
+        var course = pulled.Result.Protocol!.Phq9.OrderBy(p => p.Date).ToList();
+        Assert.Equal(protocol.Phq9.Select(p => (p.Date, p.Total)), course.Select(p => (p.Date, p.Total)));
+        Assert.Equal(protocol.Phq9.Select(p => p.Items![8]), course.Select(p => p.Items![8])); // item 9 pulled back: 2, 2, 1, 2, 1, 1
+        Assert.Equal(protocol.Phq9.Select(p => p.Items), course.Select(p => p.Items), new ItemsComparer());
+        Assert.DoesNotContain("-> 400", server.ServerLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task Push_UnderEpicRules_PlanDocument_CarriesTheReadOutAsHtmlAndThePlanAsText_WithTheIdentifierBase()
+    {
+        await server.ResetAsync();
+        var protocol = SyncHarness.Example("phase3-ect-esketamine", "EPIC-DOC-1");
+        using var sync = new SyncHarness(server.BaseUrl);
+        var patientId = await sync.RegisterPatientAsync(server, protocol.Patient);
+        var identity = new Identity("https://ehr.example.org/ids");
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 10, 26, 9, 0, 0, TimeSpan.Zero)) { };
+        time.SetLocalTimeZone(TimeZoneInfo.Utc);
+
+        var report = await sync.PushAsync(protocol, identity: identity, time: time);
+
+        Assert.Equal(PushState.Created, Assert.Single(report.Outcomes, o => o.ResourceType == "DocumentReference").State);
+        var found = await server.CreateClient().SearchAsync(new SearchParams().Add("patient", $"Patient/{patientId}"), "DocumentReference");
+        var document = Assert.IsType<DocumentReference>(Assert.Single(found!.Entry).Resource);
+        var identifier = Assert.Single(document.Identifier);
+        Assert.Equal("https://ehr.example.org/ids/documentreference", identifier.System);
+        Assert.Equal($"{protocol.Id}/plan-document", identifier.Value);
+        var coding = Assert.Single(document.Type.Coding);
+        Assert.Equal(("https://trd-fhir.example.org/fhir/CodeSystem/trd-careplan-kind", "protocol"), (coding.System, coding.Code)); // the project's CodeSystem: terminology.md confirms no LOINC note type
+        Assert.Equal(["text/plain; charset=utf-8", "text/html; charset=utf-8"], document.Content.Select(c => c.Attachment.ContentType));
+        var text = System.Text.Encoding.UTF8.GetString(document.Content[0].Attachment.Data);
+        var html = System.Text.Encoding.UTF8.GetString(document.Content[1].Attachment.Data);
+        Assert.Contains("CarePlan: ", text, StringComparison.Ordinal); // the plan Epic does not store, as text
+        Assert.Contains("MedicationRequest: ", text, StringComparison.Ordinal);
+        Assert.StartsWith("<!DOCTYPE html>", html, StringComparison.Ordinal);
+        Assert.Contains("<h1>TRD clinical read-out</h1>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>As of</dt><dd>2026-10-26</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Current phase</dt><dd>phase 3 (", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Latest PHQ-9</dt><dd>15 on 2026-10-19", html, StringComparison.Ordinal);
+        Assert.Contains("<section id=\"safety\">", html, StringComparison.Ordinal);
+        Assert.Contains("<tr class=\"safety-signal\"><td>2026-10-19</td><td>1</td><td>15</td></tr>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"validation\"", html, StringComparison.Ordinal);
+    }
+
+    private sealed class ItemsComparer : IEqualityComparer<IReadOnlyList<int>?>
+    {
+        public bool Equals(IReadOnlyList<int>? x, IReadOnlyList<int>? y) => x is null ? y is null : y is not null && x.SequenceEqual(y);
+
+        public int GetHashCode(IReadOnlyList<int>? obj) => obj?.Sum() ?? 0;
+    }
+
+    private async Task<int> CountAsync(string type, string patientId, params (string Name, string Value)[] more)
+    {
+        var query = new SearchParams().Add("patient", $"Patient/{patientId}").LimitTo(200);
+        foreach (var (name, value) in more)
+            query.Add(name, value);
+        return (await server.CreateClient().SearchAsync(query, type))!.Entry.Count(e => e.Resource?.TypeName == type);
     }
 
     private static (int Exit, string Out, string Err) Run(params string[] args)

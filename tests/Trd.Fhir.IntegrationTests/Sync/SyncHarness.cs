@@ -31,9 +31,11 @@ internal sealed class SyncHarness : IDisposable
         _services.Dispose();
     }
 
-    public Task<PushReport> PushAsync(TrdProtocol protocol, PushStrategy? strategy = null) =>
-        new PushWorkflow(Connection, NullLogger<PushWorkflow>.Instance) { ForcedStrategy = strategy }
-            .PushAsync(protocol, ProtocolToFhir.Default.Map(protocol), CancellationToken.None);
+    /// <summary>Maps with Observations (as the ledger does) and pushes; the workflow writes PHQ-9 through
+    /// <paramref name="phq9"/>, else the server profile's channel.</summary>
+    public Task<PushReport> PushAsync(TrdProtocol protocol, PushStrategy? strategy = null, Phq9Channel? phq9 = null, Identity? identity = null, TimeProvider? time = null) =>
+        new PushWorkflow(Connection, NullLogger<PushWorkflow>.Instance) { ForcedStrategy = strategy, Phq9Override = phq9, Identity = identity ?? Identity.Default, Time = time ?? TimeProvider.System }
+            .PushAsync(protocol, new ProtocolToFhir(identity ?? Identity.Default).Map(protocol), CancellationToken.None);
 
     public Task<PullResult> PullAsync(PatientRef patient, DateTimeOffset? since = null) =>
         new PullWorkflow(Connection, FhirToProtocol.Default, NullLogger<PullWorkflow>.Instance)
