@@ -38,6 +38,9 @@ public sealed class CohortTests(FhirServerFixture server) : IDisposable
         Assert.Equal(truth.Item9Unknown, safety.GetProperty("patientsItem9Unknown").GetInt64());
         Assert.Equal(truth.Trd, r.GetProperty("staging").GetProperty("trd").GetInt64());
         Assert.Equal(truth.ThaseRush, JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.GetProperty("staging").GetProperty("thaseRush").GetRawText()));
+        Assert.Equal(truth.Maudsley, JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.GetProperty("staging").GetProperty("maudsley").GetRawText()));
+        Assert.Equal(truth.Adherence, JsonSerializer.Deserialize<SortedDictionary<string, long>>(r.GetProperty("adherence").GetProperty("courses").GetRawText()));
+        Assert.Equal(truth.PatientsBehind, r.GetProperty("adherence").GetProperty("patientsBehind").GetInt64());
         Assert.Equal((truth.NoPhq9, truth.Stale), (r.GetProperty("dataQuality").GetProperty("noPhq9").GetInt64(), r.GetProperty("dataQuality").GetProperty("stalePhq9").GetInt64()));
     }
 
@@ -48,6 +51,8 @@ public sealed class CohortTests(FhirServerFixture server) : IDisposable
         var truth = PopulationGenerator.WriteBulk(input, 400, seed: 7, tag: "gen", linesPerFile: 700);
         Assert.InRange(truth.NeedsReview.Count, 1, 399); // the population has signals, and not everywhere
         Assert.InRange(truth.Responders, 1, truth.ResponseEvaluable - 1);
+        Assert.Equal(["behind", "not-recorded", "on-track"], truth.Adherence.Keys); // every adherence state the courses can reach
+        Assert.Equal(["moderate", "not computed"], truth.Maudsley.Keys);
 
         var (exit, _, stderr) = Run("cohort", input, "--format", "json", "--as-of", "2026-12-01", "-o", Path.Combine(_dir, "cohort.json"), "--protocols", Path.Combine(_dir, "protocols"));
 
@@ -56,6 +61,45 @@ public sealed class CohortTests(FhirServerFixture server) : IDisposable
         AssertMatches(truth, json.RootElement);
         Assert.Equal(400, Directory.GetFiles(Path.Combine(_dir, "protocols"), "*.json").Length);
         Assert.True(Directory.GetFiles(input, "Observation-*.ndjson").Length > 1); // several files per type were read
+    }
+
+    /// <summary>Replaces line <paramref name="line"/> of a file with the same resource after <paramref name="breakIt"/> (Firely SDK both ways).</summary>
+    private static void Break(string file, int line, Action<Resource> breakIt)
+    {
+        var lines = File.ReadAllLines(file);
+        var resource = FhirJson.Parse(System.Text.Encoding.UTF8.GetBytes(lines[line - 1]), out _)!;
+        breakIt(resource);
+        lines[line - 1] = FhirJson.Serialize(resource, pretty: false);
+        File.WriteAllLines(file, lines);
+    }
+
+    [Fact]
+    public void Cohort_Validate_AGeneratedPopulationIsValidAndEachBrokenResourceIsCountedByFileAndLine()
+    {
+        var input = Path.Combine(_dir, "validate");
+        var truth = PopulationGenerator.WriteBulk(input, 30, seed: 10, tag: "val");
+
+        var (exit, stdout, stderr) = Run("cohort", input, "--validate", "--format", "json", "--as-of", "2026-12-01");
+
+        Assert.True(exit == 0, stderr);
+        using (var clean = JsonDocument.Parse(stdout))
+        {
+            Assert.Equal(0, clean.RootElement.GetProperty("invalidResources").GetInt64());
+            AssertMatches(truth, clean.RootElement);
+        }
+
+        Break(Path.Combine(input, "Observation-1.ndjson"), 2, r => ((Observation)r).Status = null);
+        Break(Path.Combine(input, "CarePlan-1.ndjson"), 5, r => ((CarePlan)r).Intent = null);
+        (exit, stdout, stderr) = Run("cohort", input, "--validate", "--format", "json", "--as-of", "2026-12-01");
+
+        Assert.True(exit == 1, stderr);
+        using var broken = JsonDocument.Parse(stdout);
+        Assert.Equal(2, broken.RootElement.GetProperty("invalidResources").GetInt64());
+        var invalid = stderr.Split('\n').Where(l => l.Contains(": invalid: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(
+            ["cohort: CarePlan-1.ndjson:5: invalid: CarePlan: Missing required member: 'intent'", "cohort: Observation-1.ndjson:2: invalid: Observation: Missing required member: 'status'"],
+            invalid.Select(l => l.TrimEnd('\r')));
+        Assert.Contains(", 2 invalid resources", stderr);
     }
 
     [Fact]

@@ -25,6 +25,9 @@ public sealed class PopulationTruth
     public long Stale { get; set; }
     public SortedDictionary<string, long> Phases { get; } = new(StringComparer.Ordinal);
     public SortedDictionary<string, long> ThaseRush { get; } = new(StringComparer.Ordinal);
+    public SortedDictionary<string, long> Maudsley { get; } = new(StringComparer.Ordinal);
+    public SortedDictionary<string, long> Adherence { get; } = new(StringComparer.Ordinal);
+    public long PatientsBehind { get; set; }
     public SortedSet<string> NeedsReview { get; } = new(StringComparer.Ordinal);
 }
 
@@ -88,11 +91,13 @@ public static class PopulationGenerator
             trials.Add(new PriorTrial("venlafaxine", 225, 8, TrialOutcome.NonResponse));
         trials.Add(new PriorTrial("escitalopram", 5, 3, TrialOutcome.Intolerance)); // not adequate: never counts
         Schedule Daily(int times) => new(times, null, 1, ScheduleUnit.Day, null, null, null);
+        var onsetMonthsBefore = random.Next(12, 48);
+        var sessionCount = random.Next(0, 6);
         var end = start.AddDays(12 * 7);
         var protocol = new TrdProtocol(
             $"pop-{tag}-{index:D6}",
             new PatientRef(SyntheticProtocols.PatientSystem, value, $"Patient/{patientId}"),
-            new Diagnosis("F33.2", start.AddMonths(-random.Next(12, 48))),
+            new Diagnosis("F33.2", start.AddMonths(-onsetMonthsBefore)),
             trials,
             [new CareTeamMember(CareTeamRole.Psychiatry, null)],
             [
@@ -103,7 +108,7 @@ public static class PopulationGenerator
                     new PsychotherapyIntervention("cbt", completed ? InterventionStatus.Completed : InterventionStatus.Active, PsychotherapyModality.Cbt, new Schedule(1, null, 1, ScheduleUnit.Week, 50, IntRange.Exactly(12), null)),
                 ]),
             ],
-            Enumerable.Range(0, random.Next(0, 6)).Select(k => new DeliveredSession(null, "cbt", null, start.AddDays(3 + 7 * k), SessionStatus.Completed, null, null, null)).ToArray(),
+            Enumerable.Range(0, sessionCount).Select(k => new DeliveredSession(null, "cbt", null, start.AddDays(3 + 7 * k), SessionStatus.Completed, null, null, null)).ToArray(),
             phq9);
 
         // the truth, from the choices above
@@ -144,6 +149,22 @@ public static class PopulationGenerator
         if (failedTrials >= 2)
             truth.Trd++;
         Add(truth.ThaseRush, "stage " + Staging.Roman(failedTrials));
+        Add(truth.Maudsley, MaudsleyBand(start.AddMonths(-onsetMonthsBefore), count == 0 ? null : baseline, failedTrials));
+        // adherence: one course, CBT weekly with 12 sessions planned; sessions delivered weekly from start + 3 days
+        if (completed && sessionCount == 0)
+        {
+            Add(truth.Adherence, "not-recorded"); // a completed course without any session: not judged as missed
+        }
+        else
+        {
+            var from = sessionCount > 0 ? start.AddDays(3) : start;
+            var until = completed ? start.AddDays(3 + 7 * (sessionCount - 1)) : AsOf; // a completed course ends at its last session
+            var expected = Math.Min(12, (until.DayNumber - from.DayNumber + 1 + 6) / 7); // weekly, counting a session on the first day
+            var behind = sessionCount < expected;
+            Add(truth.Adherence, behind ? "behind" : "on-track");
+            if (behind)
+                truth.PatientsBehind++;
+        }
         var patient = new Patient
         {
             Id = patientId,
@@ -152,6 +173,21 @@ public static class PopulationGenerator
             BirthDate = new DateOnly(1950, 1, 1).AddDays(random.Next(0, 18000)).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
         };
         return (protocol, patient);
+    }
+
+    /// <summary>
+    /// The Maudsley band from the Staging Method's rules (docs/clinical.md), worked out here from the generator's choices: not
+    /// computed without a baseline PHQ-9 or a failed adequate trial; else duration (whole months from onset to the read-out
+    /// date: ≤ 12 → 1, 13–24 → 2, more → 3) + baseline severity (0–4 → 1, 5–9 → 2, 10–19 → 3, 20+ → 4) + failures (1–2 → 1)
+    /// + 1 for the lithium augmentation in a started phase (no ECT); 3–6 mild, 7–10 moderate, 11–15 severe.
+    /// </summary>
+    private static string MaudsleyBand(DateOnly onset, int? baseline, int failedTrials)
+    {
+        if (baseline is not { } total || failedTrials == 0)
+            return "not computed";
+        var months = (AsOf.Year - onset.Year) * 12 + AsOf.Month - onset.Month - (AsOf.Day < onset.Day ? 1 : 0);
+        var score = (months <= 12 ? 1 : months <= 24 ? 2 : 3) + (total <= 4 ? 1 : total <= 9 ? 2 : total <= 19 ? 3 : 4) + 1 + 1;
+        return score <= 6 ? "mild" : score <= 10 ? "moderate" : "severe";
     }
 
     private static void Add(SortedDictionary<string, long> counts, string key) => counts[key] = counts.GetValueOrDefault(key) + 1;
@@ -194,6 +230,7 @@ public static class PopulationGenerator
         {
             truth.Patients, truth.Phases, truth.Phq9Assessments, truth.WithPhq9, truth.NoPhq9, truth.ResponseEvaluable, truth.Responders, truth.Remitters,
             truth.SignalAssessments, NeedsReview = truth.NeedsReview.Count, truth.TotalsOnlyAssessments, truth.Item9Unknown, truth.Trd, truth.ThaseRush, truth.Stale,
+            truth.Maudsley, truth.Adherence, truth.PatientsBehind,
         }));
         return truth;
     }
