@@ -260,7 +260,10 @@ public sealed class TrdValidator : IDisposable
 
     private static Firely.Fhir.Validation.Canonical[] SelectProfiles(Firely.Fhir.Validation.Canonical[] profiles, PocoNode node, Dictionary<string, string> byKind)
     {
-        if (CurrentPolicy.Value != ProfilePolicy.MetaProfileAndKind || node.Poco is not Resource r || r is Bundle) return profiles;
+        if (node.Poco is not Resource r || r is Bundle) return profiles;
+        if (VitalSigns.ImpliedProfile(r) is { } vital && !profiles.Any(p => p.Uri == vital))
+            profiles = [.. profiles, new Firely.Fhir.Validation.Canonical(vital)];
+        if (CurrentPolicy.Value != ProfilePolicy.MetaProfileAndKind) return profiles;
         if (!byKind.TryGetValue(r.TypeName, out var url) || profiles.Any(p => p.Uri == url)) return profiles;
         return [.. profiles, new Firely.Fhir.Validation.Canonical(url)];
     }

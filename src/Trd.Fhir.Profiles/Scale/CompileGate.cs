@@ -47,6 +47,8 @@ internal sealed class CompileGate(Func<Resource, string?, OperationOutcome> vali
     {
         var claimed = resource.Meta?.Profile.OfType<string>().ToList() ?? [];
         if (depth > 0 && policy == ProfilePolicy.MetaProfileAndKind && byKind.TryGetValue(resource.TypeName, out var url) && !claimed.Contains(url)) claimed.Add(url);
+        // a vital-sign Observation is validated against its core profile too (Validation/VitalSigns.cs): compile that here
+        if (Validation.VitalSigns.ImpliedProfile(resource) is { } vital && !claimed.Contains(vital)) claimed.Add(vital);
         claimed.Sort(StringComparer.Ordinal);
         yield return ($"{resource.TypeName}|{profile}|{string.Join(' ', claimed)}", resource.TypeName, profile, [.. claimed]);
         if (resource is not Bundle bundle || depth > 2) yield break;
