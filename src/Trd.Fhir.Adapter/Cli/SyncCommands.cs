@@ -64,10 +64,12 @@ internal static class SyncCommands
                 console.Error("trd-fhir: push needs protocol documents (or --ledger SPEC to push what a ledger has queued)");
                 return ExitCodes.UsageOrInput;
             }
-            var files = InputFiles.Protocols(parse.GetValue(inputs) ?? [], out var missing);
+            var files = InputFiles.Protocols(parse.GetValue(inputs) ?? [], out var missing, out var empty);
             foreach (var path in missing)
                 console.Error($"{path}: no such file or directory (fix: check the path)");
-            if (missing.Count > 0)
+            foreach (var directory in empty)
+                console.Error($"push: no protocol documents (*.json) in {directory} (fix: give a .json file or a directory that holds some)");
+            if (missing.Count > 0 || empty.Count > 0)
                 return ExitCodes.UsageOrInput;
             var protocols = new List<(string File, TrdProtocol Protocol)>();
             foreach (var file in files)

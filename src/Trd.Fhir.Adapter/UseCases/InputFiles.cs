@@ -60,11 +60,13 @@ public static class InputFiles
             .Order(StringComparer.Ordinal);
 
     /// <summary>Protocol documents (<c>push</c>): files as given, the *.json files under given directories and their
-    /// subfolders (sorted); <paramref name="missing"/> lists the paths that do not exist.</summary>
-    public static IReadOnlyList<string> Protocols(IEnumerable<string> paths, out IReadOnlyList<string> missing)
+    /// subfolders (sorted); <paramref name="missing"/> lists the paths that do not exist, <paramref name="empty"/> the
+    /// directories without a document.</summary>
+    public static IReadOnlyList<string> Protocols(IEnumerable<string> paths, out IReadOnlyList<string> missing, out IReadOnlyList<string> empty)
     {
         var expansion = Expand(paths, ProtocolExtensions);
         missing = [.. expansion.Missing];
+        empty = expansion.Empty;
         return [.. expansion.Present.Select(f => f.Path)];
     }
 }

@@ -79,6 +79,18 @@ public sealed class CliConsistencyTests() : CliTest("trd-cli-")
         Assert.Contains($" in {empty} ", withEmpty.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Push_EmptyDirectory_Exit2BeforeAnyServerIsContacted()
+    {
+        var empty = Directory.CreateDirectory(Path.Combine(Dir, "empty")).FullName;
+
+        var (exit, output, error) = Run("push", empty, "--server", "http://127.0.0.1:9/fhir");
+
+        Assert.Equal(ExitCodes.UsageOrInput, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"push: no protocol documents (*.json) in {empty} (fix: give a .json file or a directory that holds some)\n", error);
+    }
+
     [Theory]
     [InlineData("push")]
     [InlineData("pull")]

@@ -51,16 +51,19 @@ public sealed class InputFilesTests : IDisposable
     }
 
     [Fact]
-    public void Protocols_DirectoryWithSubfolder_FindsTheNestedDocumentAndNamesTheMissingPath()
+    public void Protocols_DirectoryWithSubfolder_FindsTheNestedDocumentNamesTheMissingPathAndTheEmptyDirectory()
     {
         var top = Touch("docs", "one.json");
         var nested = Touch("docs", "more", "two.json");
         var missing = Path.Combine(_dir, "gone");
 
-        var files = InputFiles.Protocols([Path.Combine(_dir, "docs"), missing], out var absent);
+        var empty = Directory.CreateDirectory(Path.Combine(_dir, "none")).FullName;
+
+        var files = InputFiles.Protocols([Path.Combine(_dir, "docs"), missing, empty], out var absent, out var emptyDirectories);
 
         Assert.Equal([nested, top], files);
         Assert.Equal([missing], absent);
+        Assert.Equal([empty], emptyDirectories);
     }
 
     [Fact]
