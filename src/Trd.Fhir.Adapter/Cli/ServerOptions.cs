@@ -21,7 +21,7 @@ internal sealed class ServerOptions
     public Option<string?> PrivateKey { get; } = new("--private-key") { Description = "smart-backend: PEM private key file (RSA for RS384, EC P-384 for ES384)" };
     public Option<string?> KeyId { get; } = new("--key-id") { Description = "smart-backend: key id (kid) in the registered JWKS" };
     public Option<string> Algorithm { get; } = new("--alg") { Description = "smart-backend: RS384 or ES384", DefaultValueFactory = _ => "RS384" };
-    public Option<string?> Scope { get; } = new("--scope") { Description = "smart-backend: scopes to request (default: system/*.read system/*.write)" };
+    public Option<string?> Scope { get; } = new("--scope") { Description = "smart-backend: scopes to request (default: the server profile's scopes, else system/*.read system/*.write)" };
     public Option<string?> JwksUrl { get; } = new("--jwks-url") { Description = "smart-backend: the JWK Set URL registered for the client (sent as jku with --key-id as kid); required for ES384" };
     public Option<string?> EpicClientId { get; } = new("--epic-client-id") { Description = "Send this Epic-Client-ID header (usually the client id) on every request to the server" };
     public Option<string?> TokenEndpoint { get; } = new("--token-endpoint") { Description = "smart-backend: token endpoint (default: from .well-known/smart-configuration)" };

@@ -69,7 +69,7 @@ public static class TrdFhirServices
         if (options.Server is { } server)
         {
             services.AddTrdFhirTransport(server); // auth + resilience, once, at the HttpClient seam
-            services.AddSingleton(sp => new FhirServerConnection(sp.GetRequiredService<IHttpClientFactory>(), server.BaseUrl!, sp.GetRequiredService<ILogger<FhirServerConnection>>(), Transport.ServerProfiles.ServerProfileCatalog.ChooseOrDetect(server.ServerProfile)));
+            services.AddSingleton(sp => Connection(sp, server));
             services.AddSingleton(sp => new PushWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<ILogger<PushWorkflow>>()) { ForcedStrategy = options.ForcedStrategy, Identity = identity, Time = options.Time, Phq9Override = options.Phq9As });
             services.AddSingleton(sp => new PullWorkflow(sp.GetRequiredService<FhirServerConnection>(), sp.GetRequiredService<FhirToProtocol>(), sp.GetRequiredService<ILogger<PullWorkflow>>()));
             services.AddSingleton(sp => new PushProtocols(sp.GetRequiredService<MapProtocol>(), sp.GetRequiredService<PushWorkflow>()));
@@ -82,6 +82,20 @@ public static class TrdFhirServices
             services.AddSingleton(sp => new PushThroughLedger(sp.GetRequiredService<LedgerSync>(), sp.GetRequiredService<TimeProvider>()));
         }
         return services;
+    }
+
+    /// <summary>The one connection to the server. The server profile's SMART scopes (chosen now, or detected from
+    /// <c>/metadata</c> later) become the token request's default scope when no <c>--scope</c> was given.</summary>
+    private static FhirServerConnection Connection(IServiceProvider services, FhirServerOptions server)
+    {
+        var tokens = services.GetRequiredService<Transport.Auth.SmartTokenProvider>();
+        var chosen = Transport.ServerProfiles.ServerProfileCatalog.ChooseOrDetect(server.ServerProfile);
+        if (chosen is not null)
+            tokens.UseProfileScope(chosen.Scopes);
+        return new FhirServerConnection(services.GetRequiredService<IHttpClientFactory>(), server.BaseUrl!, services.GetRequiredService<ILogger<FhirServerConnection>>(), chosen)
+        {
+            ProfileDetected = profile => tokens.UseProfileScope(profile.Scopes),
+        };
     }
 
     /// <summary>A ledger run over an already opened ledger (CLI <c>push --ledger</c>), with this container's push, mapper and clock.</summary>

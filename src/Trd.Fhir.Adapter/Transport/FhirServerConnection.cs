@@ -66,13 +66,19 @@ public sealed class FhirServerConnection(IHttpClientFactory httpClientFactory, U
     /// <summary>The server profile chosen by the user (<c>--server-profile</c>); null: detected from the CapabilityStatement.</summary>
     public ServerProfiles.ServerProfile? ChosenProfile { get; set; } = chosenProfile;
 
+    /// <summary>Told the profile once it is detected from <c>/metadata</c> (the composition root: its SMART scopes become the
+    /// token request's default scope).</summary>
+    public Action<ServerProfiles.ServerProfile>? ProfileDetected { get; init; }
+
     /// <summary>The server profile in force: the chosen one, or the one detected from <c>/metadata</c> (with the reason).</summary>
     public async Task<ServerProfiles.ServerProfile> ProfileAsync(CancellationToken cancellationToken)
     {
         if (ChosenProfile is { } chosen)
             return chosen;
         await CapabilitiesAsync(cancellationToken);
-        return ChosenProfile = ServerProfiles.ServerProfileCatalog.Detect(_statement);
+        var detected = ChosenProfile = ServerProfiles.ServerProfileCatalog.Detect(_statement);
+        ProfileDetected?.Invoke(detected);
+        return detected;
     }
 
     /// <summary>Every resource a search finds, following <c>next</c> links (opaque, session-scoped on some servers) on this

@@ -81,7 +81,29 @@ internal sealed class SmartTokenProvider : IDisposable
         }
     }
 
-    private string? Valid(CachedToken? token) => token is not null && _time.GetUtcNow() < token.RefreshAt ? token.AccessToken : null;
+    /// <summary>
+    /// The scope a token request asks for now: <c>--scope</c>, else <see cref="AuthOptions.DefaultScope"/> — which a server
+    /// profile sets, possibly only once it was detected from <c>/metadata</c> (<see cref="UseProfileScope"/>).
+    /// </summary>
+    internal string Scope => _options.Auth.EffectiveScope;
+
+    /// <summary>
+    /// A server profile's scopes become the default scope when the user gave none (<c>--scope</c>); a cached token asked
+    /// with another scope is dropped, so the next request gets one with the profile's scopes. No-op when
+    /// <paramref name="scopes"/> is empty or a scope was given.
+    /// </summary>
+    internal void UseProfileScope(IReadOnlyList<string> scopes)
+    {
+        var auth = _options.Auth;
+        if (scopes.Count == 0 || !string.IsNullOrWhiteSpace(auth.Scope))
+            return;
+        auth.DefaultScope = string.Join(' ', scopes);
+        var current = Volatile.Read(ref _cached);
+        if (current is not null && current.Scope != auth.EffectiveScope)
+            Interlocked.CompareExchange(ref _cached, null, current);
+    }
+
+    private string? Valid(CachedToken? token) => token is not null && _time.GetUtcNow() < token.RefreshAt && token.Scope == Scope ? token.AccessToken : null;
 
     private async Task<CachedToken> FetchAsync(CancellationToken cancellationToken)
     {
@@ -98,7 +120,8 @@ internal sealed class SmartTokenProvider : IDisposable
             new("client_assertion_type", ClientAssertionType),
             new("client_assertion", assertion),
         };
-        form.Add(new("scope", auth.EffectiveScope));
+        var scope = auth.EffectiveScope;
+        form.Add(new("scope", scope));
 
         using var http = _httpClients.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new FormUrlEncodedContent(form) };
@@ -111,11 +134,11 @@ internal sealed class SmartTokenProvider : IDisposable
             throw TokenFailure(response.StatusCode, body, endpoint, assertion);
         }
 
-        var (accessToken, lifetime, scope) = ParseToken(body, endpoint);
+        var (accessToken, lifetime, granted) = ParseToken(body, endpoint);
         var margin = lifetime > 2 * RefreshMargin ? RefreshMargin : lifetime / 2;
         _logger.LogInformation("SMART access token obtained from {TokenHost}: expires in {ExpiresIn} s, scope granted {Scope}",
-            endpoint.Url.Host, (long)lifetime.TotalSeconds, scope ?? "(not stated)");
-        return new CachedToken(accessToken, _time.GetUtcNow() + lifetime - margin);
+            endpoint.Url.Host, (long)lifetime.TotalSeconds, granted ?? "(not stated)");
+        return new CachedToken(accessToken, _time.GetUtcNow() + lifetime - margin, scope);
     }
 
     private async Task<TokenEndpoint> DiscoverAsync(CancellationToken cancellationToken)
@@ -300,7 +323,7 @@ internal sealed class SmartTokenProvider : IDisposable
         _gate.Dispose();
     }
 
-    private sealed record CachedToken(string AccessToken, DateTimeOffset RefreshAt);
+    private sealed record CachedToken(string AccessToken, DateTimeOffset RefreshAt, string Scope);
 
     /// <summary>The token URL to post to, and the same URL exactly as the server wrote it (the assertion's aud).</summary>
     private sealed record TokenEndpoint(Uri Url, string Audience);
