@@ -85,7 +85,7 @@ public static class ApiEndpoints
         return mapped.Invalid ? ApiOutcome.Fhir(mapped.Validation!, StatusCodes.Status422UnprocessableEntity) : ApiOutcome.Fhir(mapped.Bundle!);
     }
 
-    private static async Task<IResult> ValidateAsync(HttpContext context, ApiSettings settings, MapProtocol map, ValidatorPool validator)
+    private static async Task<IResult> ValidateAsync(HttpContext context, ApiSettings settings, MapProtocol map, ValidateFhir validate)
     {
         var body = await ApiBody.ReadAsync(context, settings.MaxBodyBytes, allowXml: true);
         if (body.Error is not null)
@@ -112,7 +112,7 @@ public static class ApiEndpoints
             }
             outcome = new OperationOutcome();
             outcome.Issue.AddRange(parsed.Outcome.Issue);
-            outcome.Issue.AddRange(validator.ValidateMeasured(parsed.Resource, context.RequestAborted).Issue);
+            outcome.Issue.AddRange(validate.Validate(parsed.Resource, context.RequestAborted).Issue);
         }
         if (outcome.Issue.Count == 0)
             outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });

@@ -64,6 +64,7 @@ public static class TrdFhirServices
         services.AddSingleton(new FhirToProtocol(identity, options.PseudonymKey ?? PseudonymKey.FromEnvironment()));
         services.AddSingleton(_ => ValidatorPool.Shared());
         services.AddSingleton(sp => new MapProtocol(identity, sp.GetRequiredService<ValidatorPool>()));
+        services.AddSingleton(sp => new ValidateFhir(sp.GetRequiredService<ValidatorPool>(), ValidationPlan.Default));
         services.AddSingleton(sp => new BuildReport(sp.GetRequiredService<ValidatorPool>(), identity, sp.GetRequiredService<TimeProvider>()));
 
         if (options.Server is { } server)

@@ -16,7 +16,7 @@ public sealed record ValidationPlan(string? Profile, bool ByKind, IReadOnlyDicti
 }
 
 /// <summary>
-/// The validate use case (CLI <c>validate</c>, API <c>POST /$validate</c>): parses each unit (a file or one NDJSON line) with
+/// The validate use case (CLI <c>validate</c>; API <c>POST /$validate</c> through <see cref="Validate(Resource, CancellationToken)"/>): parses each unit (a file or one NDJSON line) with
 /// the Firely SDK, validates it through the <see cref="ValidatorPool"/> and locates every issue in the file. <see cref="Run"/>
 /// streams many units — in parallel once there is more than one, results in input order — into a sink.
 /// </summary>
@@ -110,14 +110,21 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
     }
 
     /// <summary>One parsed resource by the plan; a failure of the validator itself becomes a fatal issue.</summary>
-    public OperationOutcome Validate(Resource resource)
+    public OperationOutcome Validate(Resource resource) => Validate(resource, CancellationToken.None);
+
+    /// <summary>As <see cref="Validate(Resource)"/>, measured (telemetry), and cancellable between the chunks of a large
+    /// Bundle (<see cref="OperationCanceledException"/> is not a finding: it reaches the caller).</summary>
+    public OperationOutcome Validate(Resource resource, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(resource);
         try
         {
-            return Pool.Run(resource, v => Validate(v, resource));
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var outcome = Pool.Run(resource, v => Validate(v, resource, cancellationToken));
+            Telemetry.TrdTelemetry.RecordValidation(resource, System.Diagnostics.Stopwatch.GetElapsedTime(started), outcome.Success);
+            return outcome;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
             var oo = new OperationOutcome();
             oo.Issue.Add(new OperationOutcome.IssueComponent
@@ -130,10 +137,10 @@ public sealed partial class ValidateFhir(ValidatorPool pool, ValidationPlan plan
         }
     }
 
-    private OperationOutcome Validate(TrdValidator v, Resource resource)
+    private OperationOutcome Validate(TrdValidator v, Resource resource, CancellationToken cancellationToken)
     {
         if (plan.Profile is not null) return v.Validate(resource, plan.Profile);
-        if (resource is Bundle bundle) return v.ValidateBundle(bundle, plan.ByKind ? ProfilePolicy.MetaProfileAndKind : ProfilePolicy.MetaProfile);
+        if (resource is Bundle bundle) return v.ValidateBundle(bundle, plan.ByKind ? ProfilePolicy.MetaProfileAndKind : ProfilePolicy.MetaProfile, cancellationToken);
         if (plan.ByKind && plan.KindProfiles.TryGetValue(resource.TypeName, out var kind)) return v.Validate(resource, kind);
         return v.Validate(resource);
     }
