@@ -32,24 +32,33 @@ internal static class UnknownArtifacts
                 keep.Add(issue);
                 continue;
             }
-            var key = code + text;
+            var modifier = IsModifierExtension(issue);
+            var key = (modifier ? "M" : "") + code + text;
             if (seen.TryGetValue(key, out var s))
             {
                 seen[key] = (s.First, s.Count + 1);
                 continue;
             }
-            issue.Severity = OperationOutcome.IssueSeverity.Warning;
+            issue.Severity = modifier ? OperationOutcome.IssueSeverity.Error : OperationOutcome.IssueSeverity.Warning;
             seen[key] = (issue, 1);
             keep.Add(issue);
         }
         foreach (var (first, count) in seen.Values)
         {
-            var what = first.Details!.Coding[0].Code == ProfileIssue
-                ? "so the resource was checked against the core specification (and the profiles that resolve) only"
-                : "so the extension's content was not checked against its definition";
+            var details = first.Details!;
+            var what = IsModifierExtension(first)
+                ? "and a modifier extension changes the meaning of the element that holds it, so the resource cannot be processed without knowing it"
+                : details.Text!.Contains("to extension", StringComparison.Ordinal)
+                ? "so the extension's content was not checked against its definition"
+                : "so the resource was checked against the core specification (and the profiles that resolve) only";
             var times = count > 1 ? $" (found {count} times in this input; reported once)" : "";
-            first.Details.Text = $"{first.Details.Text!.TrimEnd('.')}: unknown here, {what}{times}. Fix: {Hint}.";
+            details.Text = $"{details.Text!.TrimEnd('.')}: unknown here, {what}{times}. Fix: {Hint}.";
         }
         oo.Issue = keep;
     }
+
+    /// <summary>The issue is at a <c>modifierExtension[n]</c> element.</summary>
+    private static bool IsModifierExtension(OperationOutcome.IssueComponent issue) =>
+        issue.Expression.FirstOrDefault() is { } e && e.LastIndexOf(".modifierExtension", StringComparison.Ordinal) is var at and >= 0
+        && e.IndexOf('.', at + 1) < 0;
 }
