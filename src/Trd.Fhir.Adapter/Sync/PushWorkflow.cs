@@ -89,10 +89,20 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                     document.SkipNotWritable("the server cannot create DocumentReference (no 'create' interaction in its CapabilityStatement)");
             }
             PushPlanner.ApplyConfirmed(entries.Where(e => e.State is null), confirmed); // the plan document too
-            var serverCopies = await new ScopedLookup(server, profile, capabilities).FindAsync(entries, patientId, cancellationToken);
+            var lookup = new ScopedLookup(server, profile, capabilities);
+            var serverCopies = await lookup.FindAsync(entries, patientId, cancellationToken);
             PushPlanner.DetachUnwritable(entries, notes);
             PushPlanner.ClassifyExisting(entries, serverCopies, capabilities);
-            used = await new PushSender(server, logger, profile).SendAsync(entries, capabilities, ForcedStrategy, notes, cancellationToken);
+            var sender = new PushSender(server, logger, profile)
+            {
+                // a create whose answer was lost may be on the server: look again before creating again (no conditional create)
+                FindAgain = async (entry, ct) =>
+                {
+                    logger.LogWarning("Push of protocol {ProtocolId}: the answer to a {ResourceType} create was lost; looking it up again before another create", protocol.Id, entry.Type);
+                    await lookup.FindAsync([entry], patientId, ct);
+                },
+            };
+            used = await sender.SendAsync(entries, capabilities, ForcedStrategy, notes, cancellationToken);
         }
         catch (Exception e) when (ServerAnswers.IsSendFailure(e, cancellationToken))
         {

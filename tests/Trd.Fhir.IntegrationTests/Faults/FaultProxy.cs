@@ -118,6 +118,7 @@ public sealed class FaultProxy : IDisposable
 
     private readonly FaultPlan _plan;
     private readonly Func<FaultKind> _draw;
+    private readonly Func<string, string, FaultKind?>? _pick;
     private readonly int[] _counts = new int[Enum.GetValues<FaultKind>().Length];
     private readonly int[] _writeCounts = new int[Enum.GetValues<FaultKind>().Length];
     private readonly HttpClient _forward;
@@ -129,8 +130,15 @@ public sealed class FaultProxy : IDisposable
     private int _tooManyRequests;
 
     public FaultProxy(Uri realBaseUrl, FaultPlan plan)
+        : this(realBaseUrl, plan, pick: null)
+    {
+    }
+
+    /// <summary>A proxy whose faults <paramref name="pick"/> chooses per request (method, path) — null: the plan draws.</summary>
+    public FaultProxy(Uri realBaseUrl, FaultPlan plan, Func<string, string, FaultKind?>? pick)
     {
         _plan = plan;
+        _pick = pick;
         _draw = plan.NewDraw();
         _realBase = realBaseUrl.AbsoluteUri.TrimEnd('/');
         _forward = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
@@ -193,7 +201,7 @@ public sealed class FaultProxy : IDisposable
         Interlocked.Increment(ref _inFlight);
         try
         {
-            await ApplyAsync(context, next, _draw());
+            await ApplyAsync(context, next, _pick?.Invoke(context.Request.Method, context.Request.Path.Value ?? "") ?? _draw());
         }
         finally
         {

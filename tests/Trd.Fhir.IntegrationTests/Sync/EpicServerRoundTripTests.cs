@@ -142,6 +142,56 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.DoesNotContain("id=\"validation\"", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async System.Threading.Tasks.Task CliPush_UnderEpicRules_CreateAnswersLost_LooksAgainBeforeCreatingAgain_EachResourceOnce_NoPatientDataInLogs()
+    {
+        await server.ResetAsync();
+        const string secret = "MRN-EPIC-LOST-5521";
+        var protocol = SyncHarness.Example("phase2-tms-partial-response", secret);
+        using var direct = new SyncHarness(server.BaseUrl);
+        var patientId = await direct.RegisterPatientAsync(server, protocol.Patient);
+        var file = Path.Combine(Directory.CreateTempSubdirectory("trd-epic-lost-").FullName, "protocol.json");
+        await File.WriteAllTextAsync(file, Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(protocol));
+        string[] kinds = ["Condition", "ServiceRequest", "Procedure", "QuestionnaireResponse", "DocumentReference"];
+        var lost = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        // The first create of each kind reaches the server and its answer is lost (the connection is reset): without
+        // conditional create, sending it again blindly would store it twice.
+        using var gateway = new Faults.FaultProxy(server.BaseUrl, Faults.FaultPlan.Always(Faults.FaultKind.None, TimeSpan.Zero), (method, path) =>
+            method == "POST" && kinds.FirstOrDefault(k => path.EndsWith("/" + k, StringComparison.Ordinal)) is { } kind && lost.TryAdd(kind, true)
+                ? Faults.FaultKind.ResetAfterServer : Faults.FaultKind.None);
+
+        var push = Run("push", file, "--server", gateway.BaseUrl.ToString(), "--format", "json", "--verbose");
+        await gateway.WhenIdleAsync();
+
+        Assert.True(push.Exit == 0, push.Out + push.Err);
+        Assert.Equal(kinds.Length, gateway.WriteCounts[Faults.FaultKind.ResetAfterServer]);
+        using var json = System.Text.Json.JsonDocument.Parse(push.Out);
+        var outcomes = json.RootElement[0].GetProperty("outcomes").EnumerateArray()
+            .Select(o => (Type: o.GetProperty("type").GetString()!, State: o.GetProperty("state").GetString()!)).ToList();
+        Assert.DoesNotContain(outcomes, o => o.State == "failed");
+        foreach (var kind in kinds)
+        {
+            var stored = await IdentifiersAsync(kind, patientId);
+            Assert.Empty(stored.GroupBy(v => v).Where(g => g.Count() > 1).Select(g => $"{kind} {g.Key} ×{g.Count()}")); // each once
+            Assert.Equal(outcomes.Count(o => o.Type == kind && o.State == "created"), stored.Count);
+            Assert.NotEmpty(stored);
+        }
+        Assert.Contains("the answer to a Condition create was lost; looking it up again before another create", push.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, push.Err, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("Synthetic", push.Err, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("1980-01-01", push.Err, StringComparison.Ordinal);
+
+        var again = await direct.PushAsync(protocol);
+        Assert.Equal(0, again.Count(PushState.Created)); // the server state is a direct push's
+    }
+
+    private async Task<List<string>> IdentifiersAsync(string type, string patientId)
+    {
+        var bundle = await server.CreateClient().SearchAsync(new SearchParams().Add("patient", $"Patient/{patientId}").LimitTo(500), type);
+        return bundle!.Entry.Select(e => e.Resource).Where(r => r?.TypeName == type)
+            .Select(r => Identity.IdentifiersOf(r!).First().Value!).ToList();
+    }
+
     private sealed class ItemsComparer : IEqualityComparer<IReadOnlyList<int>?>
     {
         public bool Equals(IReadOnlyList<int>? x, IReadOnlyList<int>? y) => x is null ? y is null : y is not null && x.SequenceEqual(y);

@@ -54,9 +54,18 @@ public sealed class BatchStrategy(FhirServerConnection server) : IPushStrategy
 /// One request per entry: conditional create (<c>If-None-Exist</c> on the business identifier) where the server supports
 /// it (plain create otherwise: the caller looked the entry up first), conditional update or version-aware update by id.
 /// Never refuses as a whole: each entry fails on its own.
+/// <para>
+/// A plain create is never repeated blindly: when its answer is lost (connection reset, timeout, 5xx — the write may have
+/// reached the server), <paramref name="findAgain"/> runs the caller's scoped look-up for that entry again; found, it is
+/// recorded as created; not found, it is created again (at most <see cref="MaxCreateAttempts"/> sends). Without
+/// <paramref name="findAgain"/> the failure is reported and the next run's look-up finds what was stored.
+/// </para>
 /// </summary>
-public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabilities capabilities, ServerProfiles.ServerProfile? profile = null) : IPushStrategy
+public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabilities capabilities, ServerProfiles.ServerProfile? profile = null, FindAgain? findAgain = null) : IPushStrategy
 {
+    /// <summary>Sends of one plain create whose answers were lost, look-ups in between.</summary>
+    public const int MaxCreateAttempts = 3;
+
     public PushStrategy Kind => PushStrategy.Individual;
 
     public async Task<string?> SendAsync(IReadOnlyList<PushEntry> entries, CancellationToken cancellationToken)
@@ -65,6 +74,44 @@ public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabi
             await SendOneAsync(entry, cancellationToken);
         return null;
     }
+
+    /// <summary>A plain create; when its answer is lost, the look-up again before the next send (see the class remarks).
+    /// Returns the client of the send that was answered; the entry has a state when the look-up settled it.</summary>
+    private async Task<(FhirClient Client, Resource? Stored)> CreateLookingAgainAsync(PushEntry entry, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var client = server.NewClient();
+            try
+            {
+                return (client, await client.CreateAsync(entry.Resource, cancellationToken));
+            }
+            catch (FhirOperationException e) when ((int)e.Status is >= 200 and < 300)
+            {
+                return (client, null); // stored, the body unreadable: the Location says where
+            }
+            catch (Exception e) when (findAgain is not null && attempt < MaxCreateAttempts && AnswerLost(e, cancellationToken))
+            {
+                await findAgain(entry, cancellationToken);
+                if (entry.State is not null)
+                    return (client, null);
+                if (entry.ServerId is not null)
+                {
+                    entry.Done(EntryState.Created);
+                    return (client, null);
+                }
+            }
+        }
+    }
+
+    /// <summary>The create may have reached the server although no answer came back.</summary>
+    private static bool AnswerLost(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        FhirOperationException f => (int)f.Status is 408 or >= 500,
+        HttpRequestException or TimeoutException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
 
     private static SearchParams ByIdentifier(Identifier identifier) => new SearchParams().Add("identifier", $"{identifier.System}|{identifier.Value}");
 
@@ -87,11 +134,15 @@ public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabi
                     stored = await client.UpdateAsync(entry.Resource, versionAware: entry.ServerVersion is not null, cancellationToken);
                 }
             }
+            else if (conditional)
+            {
+                stored = await client.ConditionalCreateAsync(entry.Resource, ByIdentifier(entry.Identifier), cancellationToken);
+            }
             else
             {
-                stored = conditional
-                    ? await client.ConditionalCreateAsync(entry.Resource, ByIdentifier(entry.Identifier), cancellationToken)
-                    : await client.CreateAsync(entry.Resource, cancellationToken);
+                (client, stored) = await CreateLookingAgainAsync(entry, cancellationToken);
+                if (entry.State is not null)
+                    return; // the look-up found it (created by the send whose answer was lost), or failed it
             }
             ServerAnswers.RecordOne(entry, client.LastResult, stored);
         }
@@ -110,6 +161,9 @@ public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabi
         }
     }
 }
+
+/// <summary>Runs the push's scoped look-up again for one entry: sets its server id when the server holds it, or fails it.</summary>
+public delegate Task FindAgain(PushEntry entry, CancellationToken cancellationToken);
 
 internal static class BundleSend
 {

@@ -10,6 +10,9 @@ namespace Trd.Fhir.Adapter.Transport.Push;
 /// </summary>
 public sealed class PushSender(FhirServerConnection server, ILogger logger, ServerProfiles.ServerProfile? profile = null)
 {
+    /// <summary>The push's scoped look-up of one entry, run again before a plain create whose answer was lost is sent again.</summary>
+    public FindAgain? FindAgain { get; init; }
+
     /// <summary>Sends every entry with no state yet. <paramref name="entries"/> holds all of the push's entries (those
     /// already on the server or skipped too), so references and dependencies resolve. Returns the strategy that carried
     /// the push, null when nothing was pending; <paramref name="notes"/> gets every fallback.</summary>
@@ -47,7 +50,7 @@ public sealed class PushSender(FhirServerConnection server, ILogger logger, Serv
                 strategy = next;
                 continue;
             }
-            IPushStrategy sender = strategy == PushStrategy.Batch ? new BatchStrategy(server) : new IndividualStrategy(server, capabilities, profile);
+            IPushStrategy sender = strategy == PushStrategy.Batch ? new BatchStrategy(server) : new IndividualStrategy(server, capabilities, profile, FindAgain);
             var refused = await SendInRoundsAsync(sender, pending, byUrl, cancellationToken);
             if (refused is not null && strategy == PushStrategy.Batch)
             {
