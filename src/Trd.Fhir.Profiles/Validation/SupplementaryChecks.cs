@@ -6,12 +6,13 @@ namespace Trd.Fhir.Profiles.Validation;
 
 /// <summary>
 /// Rules of the FHIR specification the Firely engine does not check, run after it on the same instance and added to
-/// its outcome (issue 12 item 3): Coding and Attachment rules, Bundle rules, QuestionnaireResponse against its
-/// Questionnaire. Each rule family lives in its own file; every one is a single pass over the instance.
+/// its outcome (issue 12 item 3): Coding and Attachment rules, codes against their code systems, Bundle rules,
+/// QuestionnaireResponse against its Questionnaire, definition resources' consistency. Each rule family lives in its own file; every one is a single pass over the instance.
 /// </summary>
 internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning, RemoteTerminology? remote = null, bool reportNotChecked = false)
 {
     private readonly CodeRules _codes = new(resolver, remote, reportNotChecked);
+    private readonly DefinitionRules _definitions = new(resolver);
 
     public void Apply(OperationOutcome oo, Resource instance)
     {
@@ -23,7 +24,7 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         {
             try
             {
-                Dispatch(node, path, questionnaires, codes, found);
+                Dispatch(node, path, questionnaires, codes, _definitions, found);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -36,7 +37,7 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         oo.Issue.AddRange(found);
     }
 
-    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, List<OperationOutcome.IssueComponent> found)
+    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, DefinitionRules definitions, List<OperationOutcome.IssueComponent> found)
     {
             switch (node)
             {
@@ -51,6 +52,15 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                     break;
                 case QuestionnaireResponse qr:
                     questionnaires.Check(qr, path, found);
+                    break;
+                case Questionnaire.ItemComponent item:
+                    DefinitionRules.QuestionnaireItem(item, path, found);
+                    break;
+                case CodeSystem cs:
+                    DefinitionRules.CodeSystem(cs, path, found);
+                    break;
+                case ValueSet vs:
+                    definitions.ValueSet(vs, path, found);
                     break;
             }
     }
