@@ -114,6 +114,40 @@ public sealed class TerminologyServerTests : IDisposable
     }
 
     [Fact]
+    public void RequiredBindingToALocalValueSetOverSnomed_TheLocalServiceCannotExpandIt_AskedOfTheServer()
+    {
+        _tx.Given(Request.Create().WithPath("/ValueSet/$validate-code").UsingPost().WithBody(new RegexMatcher(NotACode)))
+            .RespondWith(FhirJson(Result(false, $"'{NotACode}' is not in the value set (stub server)")));
+        _tx.Given(Request.Create().WithPath("/ValueSet/$validate-code").UsingPost().WithBody(new RegexMatcher(MajorDepressiveDisorder)))
+            .RespondWith(FhirJson(Result(true, null)));
+        _tx.Given(Request.Create().WithPath("/CodeSystem/$validate-code").UsingPost()).RespondWith(FhirJson(Result(true, null)));
+        var options = TerminologyTests.Options();
+        options.ExtraSources.Add(ArtifactSource.FromResources(new ValueSet
+        {
+            Url = TerminologyTests.RemoteValueSet, Name = "AllOfSnomed", Status = PublicationStatus.Draft,
+            Compose = new ValueSet.ComposeComponent { Include = [new ValueSet.ConceptSetComponent { System = Snomed }] },
+        }));
+        options.TerminologyServer = new Uri(_tx.Url!);
+        using var validator = TrdValidator.Create(options);
+
+        var good = validator.Validate(SnomedValue(MajorDepressiveDisorder));
+        var bad = validator.Validate(SnomedValue(NotACode));
+
+        Assert.Empty(good.Issue);
+        var issue = Assert.Single(bad.Issue);
+        Assert.Equal(IssueSeverity.Error, issue.Severity);
+        Assert.StartsWith($"'{NotACode}' is not in the value set (stub server)", issue.Details.Text, StringComparison.Ordinal);
+        Assert.Contains(_tx.LogEntries, e => e.RequestMessage.Path == "/ValueSet/$validate-code");
+
+        static Observation SnomedValue(string code)
+        {
+            var o = TerminologyTests.Instance(code);
+            o.Value = new CodeableConcept(Snomed, code);
+            return o;
+        }
+    }
+
+    [Fact]
     public void NoServer_LargeExternalSystem_InformationNotCheckedOffline_OncePerSystem()
     {
         using var validator = TrdValidator.Create(new TrdValidatorOptions { ReportCodesNotCheckedOffline = true });
