@@ -6,11 +6,12 @@ namespace Trd.Fhir.Adapter.Mapping;
 
 /// <summary>
 /// The state of one FHIR → protocol read, shared by the family readers (plans, orders, sessions, PHQ-9): the resources
-/// with their locations, reference resolution (fullUrl or <c>Type/id</c>), which resources were used, and the problems.
+/// with their locations, reference resolution (fullUrl, <c>Type/id</c> or business identifier), which resources were used, and the problems.
 /// </summary>
 internal sealed class ReadContext
 {
     private readonly Dictionary<string, SourcedResource> _byReference = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SourcedResource> _byIdentifier = new(StringComparer.Ordinal);
     private readonly HashSet<Resource> _used = new(ReferenceEqualityComparer.Instance);
     private readonly List<Problem> _problems = [];
 
@@ -24,6 +25,8 @@ internal sealed class ReadContext
                 _byReference.TryAdd(fullUrl, r);
             if (r.Resource.Id is { } id)
                 _byReference.TryAdd($"{r.Resource.TypeName}/{id}", r);
+            foreach (var identifier in Identity.IdentifiersOf(r.Resource))
+                _byIdentifier.TryAdd($"{r.Resource.TypeName}|{identifier.System}|{identifier.Value}", r);
         }
     }
 
@@ -48,10 +51,12 @@ internal sealed class ReadContext
     public void Fail(string path, ProblemCode code, string message, string? hint = null) =>
         _problems.Add(new Problem(ProblemSeverity.Error, code, path, message, hint));
 
+    /// <summary>The resource a reference points at: by fullUrl, <c>Type/id</c> (any base, any version), or — a logical
+    /// reference (type and business identifier only, as a plan document holds them) — by that identifier.</summary>
     public SourcedResource? Resolve(ResourceReference? reference)
     {
         if (reference?.Reference is not { } text)
-            return null;
+            return reference is { Type: { } type, Identifier: { System: { } system, Value: { } value } } && _byIdentifier.TryGetValue($"{type}|{system}|{value}", out var logical) ? logical : null;
         if (_byReference.TryGetValue(text, out var found))
             return found;
         var history = text.IndexOf("/_history/", StringComparison.Ordinal);

@@ -6,6 +6,7 @@ using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Transport;
 using Trd.Fhir.Adapter.Transport.Push;
+using Trd.Fhir.Adapter.Transport.ServerProfiles;
 
 namespace Trd.Fhir.Adapter.Sync;
 
@@ -88,8 +89,58 @@ public sealed class PullWorkflow(FhirServerConnection server, FhirToProtocol rea
             resources.AddRange(ofType.Except(foreign).Select(f => new SourcedResource(f.Resource, $"{type}/{f.Resource.Id}", f.FullUrl)));
             logger.LogInformation("Pulled {Count} {ResourceType} resources ({Foreign} left out: another patient)", ofType.Count - foreign.Count, type, foreign.Count);
         }
+        if (profile.PlanDocument && !(capabilities.Resources.Count > 0 && !capabilities.For("DocumentReference").Search))
+            resources.AddRange(await PlanDocumentsAsync(profile, patientId, notes, cancellationToken));
         var result = reader.Read(resources);
         return new PullResult(result, resources.Count, notes);
+    }
+
+    /// <summary>
+    /// A read-mostly EHR (the profile's <c>planDocument</c>) holds the plan parts it cannot store — CarePlans, Goals,
+    /// CareTeam, MedicationRequests — only in the plan DocumentReference a push wrote: its FHIR attachment is read back
+    /// (with the Firely parser), so the phases, their interventions and the sessions based on them are rebuilt. What it holds
+    /// is as of the last push; listed in the notes.
+    /// </summary>
+    private async Task<List<SourcedResource>> PlanDocumentsAsync(ServerProfile profile, string patientId, List<string> notes, CancellationToken cancellationToken)
+    {
+        var read = new List<SourcedResource>();
+        var query = new SearchParams().Add(profile.PatientParameter, $"Patient/{patientId}");
+        query.Count = 100;
+        List<(Resource Resource, string? FullUrl)> found;
+        try
+        {
+            found = await server.SearchAllAsync("DocumentReference", query, cancellationToken);
+        }
+        catch (FhirOperationException e) when ((int)e.Status is >= 400 and < 500 && e.Status != HttpStatusCode.TooManyRequests)
+        {
+            notes.Add($"DocumentReference: not pulled — the server refused {SearchShape.Of("DocumentReference", query)} ({(int)e.Status}); the plan parts this server does not store were not read");
+            return read;
+        }
+        foreach (var (resource, _) in found)
+        {
+            if (resource is not DocumentReference document || !RightPatient.References(document, patientId)
+                || !document.Type?.Coding.Any(c => c.System == Codes.CarePlanKind && c.Code == "protocol") == true)
+                continue;
+            for (var i = 0; i < document.Content.Count; i++)
+            {
+                if (document.Content[i].Attachment is not { ContentType: PlanDocument.FhirContentType, Data: { } data })
+                    continue;
+                if (FhirJson.Parse(data, out _) is not Bundle bundle)
+                {
+                    notes.Add($"DocumentReference/{document.Id}: its FHIR attachment could not be read; the plan parts it holds were not read");
+                    continue;
+                }
+                var at = $"DocumentReference/{document.Id}.content[{i}]";
+                var parts = FhirToProtocol.Entries(bundle).Select(e => e with { Location = $"{at} {e.Location}" })
+                    .Where(e => RightPatient.References(e.Resource, patientId)).ToList();
+                read.AddRange(parts);
+                notes.Add($"{string.Join(", ", parts.GroupBy(p => p.Resource.TypeName).Select(g => $"{g.Key} {g.Count()}"))}: not stored on this server as such — read from the plan DocumentReference/{document.Id} (as of its last push)");
+            }
+        }
+        if (read.Count == 0)
+            notes.Add("no plan DocumentReference written by Trd.Fhir on this server: without CarePlans the phases cannot be rebuilt, and the ServiceRequests and Procedures that belong to them are listed as left out");
+        logger.LogInformation("Pulled {Count} plan resources from plan documents", read.Count);
+        return read;
     }
 
     private static PullResult Stop(string message, string fix, List<string> notes) =>

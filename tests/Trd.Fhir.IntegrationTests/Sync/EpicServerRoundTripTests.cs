@@ -66,7 +66,7 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         // every stored kind was read (patient-scoped, with what Epic requires): the patient, the Conditions, ServiceRequests and
         // Procedures Trd.Fhir wrote, and the EHR's PHQ-9 totals. (Without the CarePlans, which Epic does not store, the
         // tolerant reader cannot yet place sessions in phases: it reports them, see the lead's notes.)
-        Assert.Equal(1 + counts["Condition"] + counts["ServiceRequest"] + counts["Procedure"] + totals.Count, pulled.ResourcesRead);
+        Assert.Equal(1 + counts["Condition"] + counts["ServiceRequest"] + counts["Procedure"] + totals.Count + PlanParts(first), pulled.ResourcesRead);
         Assert.DoesNotContain(pulled.Notes, n => n.Contains("not pulled", StringComparison.Ordinal));
         Assert.DoesNotContain("-> 400", server.ServerLog, StringComparison.Ordinal);
     }
@@ -104,7 +104,22 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.Equal(protocol.Phq9.Select(p => p.Items![8]), course.Select(p => p.Items![8])); // item 9 pulled back: 2, 2, 1, 2, 1, 1
         Assert.Equal(protocol.Phq9.Select(p => p.Items), course.Select(p => p.Items), new ItemsComparer());
         Assert.DoesNotContain("-> 400", server.ServerLog, StringComparison.Ordinal);
+
+        // No CarePlan is readable on Epic: the phases come from the plan DocumentReference's FHIR attachment, the
+        // ServiceRequests and Procedures from the server — the whole protocol is rebuilt, sessions included.
+        var rebuilt = pulled.Result.Protocol!;
+        Assert.Contains(pulled.Notes, n => n.Contains("CarePlan 4", StringComparison.Ordinal) && n.Contains("read from the plan DocumentReference/", StringComparison.Ordinal));
+        Assert.Equal(protocol.Phases.Select(p => (p.Number, p.Status, p.Interventions.Count)), rebuilt.Phases.Select(p => (p.Number, p.Status, p.Interventions.Count)));
+        Assert.Equal(protocol.Sessions.Count, rebuilt.Sessions.Count);
+        Assert.DoesNotContain(pulled.Result.Problems, p => p.Message.Contains("left out", StringComparison.Ordinal));
+        Assert.Equal(
+            Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(protocol with { Patient = protocol.Patient with { Reference = rebuilt.Patient.Reference } }),
+            Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(rebuilt));
     }
+
+    /// <summary>How many resources the push put in the plan DocumentReference's FHIR attachment (not written, not PHQ-9).</summary>
+    private static int PlanParts(PushReport report) =>
+        report.Outcomes.Count(o => o.NotWritable && o.ResourceType != "Observation");
 
     [Fact]
     public async System.Threading.Tasks.Task Push_UnderEpicRules_PlanDocument_CarriesTheReadOutAsHtmlAndThePlanAsText_WithTheIdentifierBase()
@@ -127,7 +142,15 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.Equal($"{protocol.Id}/plan-document", identifier.Value);
         var coding = Assert.Single(document.Type.Coding);
         Assert.Equal(("https://trd-fhir.example.org/fhir/CodeSystem/trd-careplan-kind", "protocol"), (coding.System, coding.Code)); // the project's CodeSystem: terminology.md confirms no LOINC note type
-        Assert.Equal(["text/plain; charset=utf-8", "text/html; charset=utf-8"], document.Content.Select(c => c.Attachment.ContentType));
+        Assert.Equal(["text/plain; charset=utf-8", "text/html; charset=utf-8", "application/fhir+json"], document.Content.Select(c => c.Attachment.ContentType));
+        var parts = Assert.IsType<Bundle>(Trd.Fhir.Adapter.Mapping.FhirJson.Parse(document.Content[2].Attachment.Data, out _));
+        Assert.Equal(Bundle.BundleType.Collection, parts.Type);
+        Assert.Equal(report.Outcomes.Where(o => o.NotWritable).Select(o => o.ResourceType).Order(), parts.Entry.Select(e => e.Resource.TypeName).Order());
+        Assert.Equal(4, parts.Entry.Count(e => e.Resource is CarePlan));
+        // references to the other resources of the push are logical (type + business identifier): they resolve on any server
+        var activity = parts.Entry.Select(e => e.Resource).OfType<CarePlan>().SelectMany(c => c.Activity).First(a => a.Reference is not null).Reference;
+        Assert.Null(activity.Reference);
+        Assert.StartsWith("https://ehr.example.org/ids/", activity.Identifier.System, StringComparison.Ordinal);
         var text = System.Text.Encoding.UTF8.GetString(document.Content[0].Attachment.Data);
         var html = System.Text.Encoding.UTF8.GetString(document.Content[1].Attachment.Data);
         Assert.Contains("CarePlan: ", text, StringComparison.Ordinal); // the plan Epic does not store, as text
