@@ -14,6 +14,7 @@ using WireMock.Server;
 using WireMock.Settings;
 using WireMock.Types;
 using WireMock.Util;
+using Trd.Fhir.IntegrationTests.Faults;
 using Task = System.Threading.Tasks.Task;
 
 namespace Trd.Fhir.IntegrationTests.Bulk;
@@ -49,11 +50,6 @@ public abstract record BulkFault
 public sealed class BulkFaultProxy : IDisposable
 {
     private const string FaultHeader = "X-Trd-Bulk-Fault";
-
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Proxy-Connection", "TE", "Trailer", "Upgrade", FaultHeader,
-    };
 
     private sealed class Rule(Regex path, BulkFault fault, int times, int skip, string? token)
     {
@@ -236,40 +232,15 @@ public sealed class BulkFaultProxy : IDisposable
 
     private async Task<ResponseMessage> ForwardAsync(IRequestMessage request)
     {
-        var uri = new Uri(request.AbsoluteUrl);
-        using var outgoing = new HttpRequestMessage(new HttpMethod(request.Method), uri.PathAndQuery);
-        var body = request.BodyAsBytes ?? (request.Body is { } text ? Encoding.UTF8.GetBytes(text) : null);
-        if (body is { Length: > 0 })
-            outgoing.Content = new ByteArrayContent(body);
-        foreach (var (name, values) in request.Headers ?? new Dictionary<string, WireMockList<string>>())
-        {
-            if (HopByHop.Contains(name))
-                continue;
-            if (!outgoing.Headers.TryAddWithoutValidation(name, values.ToArray()))
-                outgoing.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
-        }
+        using var outgoing = ProxyForwarding.Outgoing(request, FaultHeader);
         using var response = await _forward.SendAsync(outgoing);
         var bytes = await response.Content.ReadAsByteArrayAsync();
-        if (response.StatusCode == System.Net.HttpStatusCode.OK && uri.AbsolutePath.Contains("/$export-file/", StringComparison.Ordinal))
-            _files[uri.AbsolutePath] = bytes;
-        var proxyBase = BaseUrl.AbsoluteUri.TrimEnd('/');
+        var path = new Uri(request.AbsoluteUrl).AbsolutePath;
+        if (response.StatusCode == System.Net.HttpStatusCode.OK && path.Contains("/$export-file/", StringComparison.Ordinal))
+            _files[path] = bytes;
+        // file bodies pass untouched; manifests and OperationOutcomes get the proxy's base URL
         var ndjson = response.Content.Headers.ContentType?.MediaType?.Contains("ndjson", StringComparison.Ordinal) == true;
-        var message = new ResponseMessage
-        {
-            StatusCode = (int)response.StatusCode,
-            BodyData = new BodyData
-            {
-                // file bodies pass untouched; manifests and OperationOutcomes get the proxy's base URL
-                BodyAsBytes = ndjson ? bytes : Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(bytes).Replace(_realBase, proxyBase, StringComparison.Ordinal)),
-                DetectedBodyType = BodyType.Bytes,
-            },
-        };
-        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-        {
-            if (!HopByHop.Contains(name))
-                message.AddHeader(name, values.Select(v => v.Replace(_realBase, proxyBase, StringComparison.Ordinal)).ToArray());
-        }
-        return message;
+        return ProxyForwarding.Incoming(response, bytes, _realBase, BaseUrl, FaultHeader, bodyAsIs: ndjson);
     }
 
     private static ResponseMessage Status(int code, int? retryAfterSeconds)

@@ -111,11 +111,6 @@ public sealed class FaultProxy : IDisposable
 {
     private const string KindHeader = "X-Trd-Injected-Fault";
 
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Proxy-Connection", "TE", "Trailer", "Upgrade", KindHeader,
-    };
-
     private readonly FaultPlan _plan;
     private readonly Func<FaultKind> _draw;
     private readonly Func<string, string, FaultKind?>? _pick;
@@ -264,38 +259,11 @@ public sealed class FaultProxy : IDisposable
 
     private async Task<ResponseMessage> ForwardAsync(IRequestMessage request)
     {
-        var uri = new Uri(request.AbsoluteUrl);
-        using var outgoing = new HttpRequestMessage(new HttpMethod(request.Method), uri.PathAndQuery);
-        var body = request.BodyAsBytes ?? (request.Body is { } text ? Encoding.UTF8.GetBytes(text) : null);
-        if (body is { Length: > 0 })
-            outgoing.Content = new ByteArrayContent(body);
-        foreach (var (name, values) in request.Headers ?? new Dictionary<string, WireMockList<string>>())
-        {
-            if (HopByHop.Contains(name))
-                continue;
-            if (!outgoing.Headers.TryAddWithoutValidation(name, values.ToArray()))
-                outgoing.Content?.Headers.TryAddWithoutValidation(name, values.ToArray());
-        }
-
+        using var outgoing = ProxyForwarding.Outgoing(request, KindHeader);
         Interlocked.Increment(ref _forwarded);
         using var response = await _forward.SendAsync(outgoing);
         var bytes = await response.Content.ReadAsByteArrayAsync();
-        var proxyBase = BaseUrl.AbsoluteUri.TrimEnd('/');
-        var message = new ResponseMessage
-        {
-            StatusCode = (int)response.StatusCode,
-            BodyData = new BodyData
-            {
-                BodyAsBytes = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(bytes).Replace(_realBase, proxyBase, StringComparison.Ordinal)),
-                DetectedBodyType = BodyType.Bytes,
-            },
-        };
-        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-        {
-            if (!HopByHop.Contains(name))
-                message.AddHeader(name, values.Select(v => v.Replace(_realBase, proxyBase, StringComparison.Ordinal)).ToArray());
-        }
-        return message;
+        return ProxyForwarding.Incoming(response, bytes, _realBase, BaseUrl, KindHeader);
     }
 
     private static ResponseMessage Status(HttpStatusCode status, int? retryAfterSeconds)
