@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Cohort at increasing population sizes (issue 15 item 5). For each N: generates N synthetic patients in Bulk Data layout
 # (tests/Trd.Fhir.IntegrationTests, PopulationGenerator, seed 42; not timed), runs `trd-fhir cohort` as its own process under
-# /usr/bin/time, and prints N, resources, wall seconds, peak RSS, milliseconds per patient, that time per patient as a ratio
-# against the smallest N measured in the same run (1.00 = linear), the 1-minute load average when it started, and whether
-# the figures match the generator's truth.json exactly.
+# /usr/bin/time, and prints N, resources, wall seconds, CPU seconds (user+sys), peak RSS, milliseconds per patient (wall and
+# CPU), the time per patient as a ratio against the smallest N measured in the same run (1.00 = linear; on CPU time, which a
+# loaded shared machine distorts far less than wall time), the 1-minute load average when it started, and whether the
+# figures match the generator's truth.json exactly.
 #
 # Usage: tests/perf/cohort-scale.sh [N…]            (default: 10000 30000 100000; 100000 patients ≈ 3.9 million resources)
 #   TRD_PERF_DIR=dir        keep the populations there and reuse one whose truth.json exists (default: a temporary directory)
@@ -15,7 +16,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="${TRD_PERF_DIR:-$(mktemp -d)}"
 mkdir -p "$work"
 sizes=("$@"); [ ${#sizes[@]} -eq 0 ] && sizes=(10000 30000 100000)
-dll="$root/src/Trd.Fhir.Adapter/bin/Release/net10.0/trd-fhir.dll"
+dll="${TRD_FHIR_DLL:-$root/src/Trd.Fhir.Adapter/bin/Release/net10.0/trd-fhir.dll}"  # TRD_FHIR_DLL: measure a copied build
 [ -f "$dll" ] || { echo "no Release build at $dll (run: dotnet build Trd.Fhir.sln -c Release)" >&2; exit 2; }
 
 for n in "${sizes[@]}"; do
@@ -31,19 +32,21 @@ done
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/^Mem:/{print $2}') GB RAM, .NET $(dotnet --version)"
 echo "load before: $(uptime)"
-printf '%8s %10s %9s %8s %11s %6s %6s %s\n' N resources wall_s peak_MB ms/patient ratio load1 truth
+printf '%8s %10s %8s %8s %8s %13s %12s %9s %6s %s\n' N resources wall_s cpu_s peak_MB wall_ms/patient cpu_ms/patient cpu_ratio load1 truth
 base=""
 for n in "${sizes[@]}"; do
   dir="$work/pop-$n"
   resources=$(cat "$dir"/*.ndjson | wc -l)
   load=$(cut -d' ' -f1 /proc/loadavg)
   rm -rf "$work/protocols-$n"
-  /usr/bin/time -f '%e %M' -o "$work/time-$n" dotnet "$dll" cohort "$dir" --format json --as-of 2026-12-01 \
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time-$n" dotnet "$dll" cohort "$dir" --format json --as-of 2026-12-01 \
     -o "$work/cohort-$n.json" --protocols "$work/protocols-$n" 2>"$work/stderr-$n" || true
-  read -r wall rss < "$work/time-$n"
+  read -r wall rss user sys < "$work/time-$n"
+  cpu=$(python3 -c "print(f'{$user+$sys:.2f}')")
   per=$(python3 -c "print(f'{1000*$wall/$n:.3f}')")
-  [ -z "$base" ] && base=$per
-  ratio=$(python3 -c "print(f'{$per/$base:.2f}')")
+  cpuper=$(python3 -c "print(f'{1000*$cpu/$n:.3f}')")
+  [ -z "$base" ] && base=$cpuper
+  ratio=$(python3 -c "print(f'{$cpuper/$base:.2f}')")
   match=$(python3 - "$dir/truth.json" "$work/cohort-$n.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
@@ -61,7 +64,7 @@ for key, path in [("Maudsley", ("staging", "maudsley")), ("Adherence", ("adheren
 print("exact" if all(a == b for a, b in pairs) else "MISMATCH " + str([p for p in pairs if p[0] != p[1]]))
 PY
 )
-  printf '%8s %10s %9s %8s %11s %6s %6s %s\n' "$n" "$resources" "$wall" "$((rss / 1024))" "$per" "$ratio" "$load" "$match"
+  printf '%8s %10s %8s %8s %8s %13s %12s %9s %6s %s\n' "$n" "$resources" "$wall" "$cpu" "$((rss / 1024))" "$per" "$cpuper" "$ratio" "$load" "$match"
   rm -rf "$work/protocols-$n"
 done
 echo "load after: $(uptime)"

@@ -18,6 +18,8 @@ public sealed class ProfileManifestTests(ProfileManifestFixture fixture) : IClas
 
     public static TheoryData<string> GoldenBundles => new(RepoPaths.GoldenBundles().Select(Path.GetFileName)!);
 
+    public static TheoryData<string> Artefacts => new(RepoPaths.ArtefactFiles().Select(Path.GetFileName)!);
+
     [Theory]
     [MemberData(nameof(Examples))]
     public void Example_RaisesExactlyTheManifestIssues(string file)
@@ -53,6 +55,19 @@ public sealed class ProfileManifestTests(ProfileManifestFixture fixture) : IClas
     public void GoldenBundle_ValidatesWithoutErrorsOrWarnings(string file)
     {
         var oo = _sut.ValidateJson(File.ReadAllText(Path.Combine(RepoPaths.GoldenDir, file)));
+
+        var problems = oo.Issue.Where(i => i.Severity is not IssueSeverity.Information).Select(Describe).ToList();
+        Assert.True(problems.Count == 0, $"{file}: {problems.Count} errors/warnings:\n    {string.Join("\n    ", problems)}");
+    }
+
+    /// <summary>A conformance product ships conformant artefacts: each StructureDefinition, ValueSet, CodeSystem and the
+    /// Questionnaire validate against the core spec with no error or warning (the prior-trial profile's Duration pattern
+    /// once broke drt-1: a code without a value).</summary>
+    [Theory]
+    [MemberData(nameof(Artefacts))]
+    public void Artefact_ValidatesWithoutErrorsOrWarnings(string file)
+    {
+        var oo = _sut.ValidateJson(File.ReadAllText(Path.Combine(RepoPaths.ArtefactsDir, file)));
 
         var problems = oo.Issue.Where(i => i.Severity is not IssueSeverity.Information).Select(Describe).ToList();
         Assert.True(problems.Count == 0, $"{file}: {problems.Count} errors/warnings:\n    {string.Join("\n    ", problems)}");
@@ -119,6 +134,10 @@ internal static class RepoPaths
         JsonNode.Parse(File.ReadAllText(Path.Combine(ExamplesDir, "manifest.json")))!["examples"]!.AsObject());
 
     public static string ExamplesDir => Path.Combine(Root.Value, "profiles", "examples");
+
+    public static string ArtefactsDir => Path.Combine(Root.Value, "profiles");
+
+    public static IEnumerable<string> ArtefactFiles() => Directory.EnumerateFiles(ArtefactsDir, "*.json").Order(StringComparer.Ordinal);
 
     public static string GoldenDir => Path.Combine(Root.Value, "tests", "Trd.Fhir.Adapter.Tests", "Golden");
 
