@@ -116,6 +116,22 @@ public sealed class PushPlannerTests
     }
 
     [Fact]
+    public void Phq9KnownOnlyByItsTotal_QuestionnaireResponseChannel_StaysObservations_TheOthersBecomeResponses()
+    {
+        var read = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase1-augmentation.json"))).Protocol!;
+        var totalOnly = read.Phq9[0] with { Items = null, Difficulty = null };
+        var protocol = read with { Phq9 = [totalOnly, .. read.Phq9.Skip(1)] };
+
+        var entries = PushPlanner.Entries(new Trd.Fhir.Adapter.Mapping.ProtocolToFhir(Trd.Fhir.Adapter.Mapping.Identity.Default, Trd.Fhir.Adapter.Mapping.Phq9Channel.QuestionnaireResponse).Map(protocol));
+
+        // a completed PHQ-9 QuestionnaireResponse needs its nine items: the total-only assessment stays a total Observation (and panel)
+        Assert.Equal(protocol.Phq9.Count - 1, entries.Count(e => e.Resource is QuestionnaireResponse));
+        var observations = entries.Where(e => e.Resource is Observation o && PushPlanner.IsPhq9(o)).Select(e => (Observation)e.Resource).ToList();
+        Assert.Equal(2, observations.Count);
+        Assert.All(observations, o => Assert.Equal(totalOnly.Date.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), o.Effective.ToString()));
+    }
+
+    [Fact]
     public void UsePhq9Channel_SameChannel_LeavesTheEntriesAsTheyAre()
     {
         var protocol = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase1-augmentation.json"))).Protocol!;

@@ -117,6 +117,39 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
             Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(rebuilt));
     }
 
+    [Fact]
+    public async System.Threading.Tasks.Task CliPush_Phq9AsOverridesTheProfilesChannel()
+    {
+        await server.ResetAsync();
+        var protocol = SyncHarness.Example("phase1-augmentation", "EPIC-PHQ9AS-1");
+        using var sync = new SyncHarness(server.BaseUrl);
+        await sync.RegisterPatientAsync(server, protocol.Patient);
+        var file = Path.Combine(Directory.CreateTempSubdirectory("trd-epic-phq9as-").FullName, "protocol.json");
+        await File.WriteAllTextAsync(file, Trd.Fhir.Adapter.Protocol.ProtocolWriter.Write(protocol));
+
+        var observation = Run("push", file, "--server", server.BaseUrl.ToString(), "--phq9-as", "observation", "--format", "json");
+        var both = Run("push", file, "--server", server.BaseUrl.ToString(), "--phq9-as", "both", "--format", "json");
+        var wrong = Run("push", file, "--server", server.BaseUrl.ToString(), "--phq9-as", "flowsheet");
+
+        Assert.Equal(0, observation.Exit);
+        var first = Outcomes(observation.Out);
+        Assert.DoesNotContain(first, o => o.Type == "QuestionnaireResponse");
+        Assert.Contains(first, o => o.Type == "Observation" && o.State == "skipped"); // Epic has no Observation.Create for assessments
+        Assert.Equal(0, both.Exit);
+        var second = Outcomes(both.Out);
+        Assert.Equal(protocol.Phq9.Count, second.Count(o => o.Type == "QuestionnaireResponse" && o.State == "created"));
+        Assert.All(second.Where(o => o.Type == "Observation"), o => Assert.Equal("skipped", o.State));
+        Assert.Equal(2, wrong.Exit);
+        Assert.Contains("flowsheet", wrong.Err, StringComparison.Ordinal);
+    }
+
+    private static List<(string Type, string State)> Outcomes(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement[0].GetProperty("outcomes").EnumerateArray()
+            .Select(o => (o.GetProperty("type").GetString()!, o.GetProperty("state").GetString()!)).ToList();
+    }
+
     /// <summary>How many resources the push put in the plan DocumentReference's FHIR attachment (not written, not PHQ-9).</summary>
     private static int PlanParts(PushReport report) =>
         report.Outcomes.Count(o => o.NotWritable && o.ResourceType != "Observation");

@@ -18,8 +18,13 @@ public static class Phq9Writer
         return new Coding(Codes.Phq9Severity, Kebab.Name(band), Phq9Scoring.LabelWithRange(band));
     }
 
+    /// <remarks>An assessment known only by its total cannot be a completed QuestionnaireResponse (the nine items are
+    /// required by the Questionnaire): it is written as Observations whatever the channel, and a server that takes PHQ-9
+    /// only as QuestionnaireResponses reports them as not writable.</remarks>
     internal static void Write(BundleWriter w, Phq9Assessment a, Phq9Channel channel)
     {
+        if (a.Items is null)
+            channel = Phq9Channel.Observation;
         var response = channel is Phq9Channel.QuestionnaireResponse or Phq9Channel.Both
             ? w.Add(Phq9QuestionnaireResponse.Write(a, w.Subject), $"phq9-{BundleWriter.Date(a.Date)}/response", null)
             : null;

@@ -57,14 +57,14 @@ public sealed class BatchStrategy(FhirServerConnection server) : IPushStrategy
 /// <para>
 /// A plain create is never repeated blindly: when its answer is lost (connection reset, timeout, 5xx — the write may have
 /// reached the server), <paramref name="findAgain"/> runs the caller's scoped look-up for that entry again; found, it is
-/// recorded as created; not found, it is created again (at most <see cref="MaxCreateAttempts"/> sends). Without
+/// recorded as created; not found, it is created again (at most <see cref="MaxCreateAttempts"/> sends, as many as a safe request gets with the default retries). Without
 /// <paramref name="findAgain"/> the failure is reported and the next run's look-up finds what was stored.
 /// </para>
 /// </summary>
 public sealed class IndividualStrategy(FhirServerConnection server, ServerCapabilities capabilities, ServerProfiles.ServerProfile? profile = null, FindAgain? findAgain = null) : IPushStrategy
 {
     /// <summary>Sends of one plain create whose answers were lost, look-ups in between.</summary>
-    public const int MaxCreateAttempts = 3;
+    public const int MaxCreateAttempts = 5;
 
     public PushStrategy Kind => PushStrategy.Individual;
 
