@@ -78,17 +78,44 @@ public static class PushPlanner
     public static void MarkNotWritable(IEnumerable<PushEntry> entries, ServerCapabilities capabilities, ServerProfile? profile = null, Phq9Channel? channel = null)
     {
         var observationsWanted = channel is { } c ? c != Phq9Channel.QuestionnaireResponse : profile?.Phq9Channel != ServerProfile.Phq9QuestionnaireResponse;
+        var flowsheet = profile?.Phq9Channel == ServerProfile.Phq9FlowsheetObservation ? profile.Phq9Flowsheet : null;
         foreach (var entry in entries.Where(e => e.State is null))
         {
             if (profile is not null && entry.Resource is Observation observation && IsPhq9(observation) && !observationsWanted)
                 entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' writes PHQ-9 as {profile.Phq9Channel}, not as Observations");
-            else if (profile is not null && !profile.AllowsWrite(entry.Type))
+            else if (profile is not null && !profile.AllowsWrite(entry.Type) && !(flowsheet is not null && entry.Resource is Observation filed && OnFlowsheet(filed, flowsheet)))
                 entry.SkipNotWritable($"not writable on this server: server profile '{profile.Name}' does not write {entry.Type}");
             else if (capabilities.Resources.Count > 0 && !capabilities.For(entry.Type).Create)
                 entry.SkipNotWritable($"the server cannot create {entry.Type} (no 'create' interaction in its CapabilityStatement)");
             // a server that declares nothing: try, and report what it refuses
         }
     }
+
+    /// <summary>
+    /// The site-configured flowsheet channel (profile <c>phq9Channel: flowsheet-observation</c>): each PHQ-9 total — and each
+    /// item when the site lists item rows — also carries its flowsheet row as a coding, so an EHR that files screening scores
+    /// in flowsheets (Epic's Observation.Create) accepts it; those Observations are then written even where the profile does
+    /// not list Observation as writable. Panels and rows the site did not configure stay as they are (not writable there).
+    /// </summary>
+    public static int FileOnFlowsheet(IEnumerable<PushEntry> entries, Phq9Flowsheet flowsheet)
+    {
+        ArgumentNullException.ThrowIfNull(flowsheet);
+        var filed = 0;
+        foreach (var observation in entries.Select(e => e.Resource).OfType<Observation>().Where(IsPhq9))
+        {
+            var loinc = observation.Code.Coding.Where(c => c.System == Codes.Loinc).Select(c => c.Code).ToList();
+            var item = Enumerable.Range(0, Codes.Phq9Items.Count).FirstOrDefault(i => loinc.Contains(Codes.Phq9Items[i].Code), -1);
+            var row = loinc.Contains(Codes.Phq9Total) ? flowsheet.Total : item >= 0 && flowsheet.Items is { } items ? items[item] : null;
+            if (row is null || observation.Code.Coding.Any(c => c.System == flowsheet.System && c.Code == row))
+                continue;
+            observation.Code.Coding.Add(new Coding(flowsheet.System, row));
+            filed++;
+        }
+        return filed;
+    }
+
+    private static bool OnFlowsheet(Observation observation, Phq9Flowsheet flowsheet) =>
+        IsPhq9(observation) && observation.Code.Coding.Any(c => c.System == flowsheet.System);
 
     public static bool IsPhq9(Observation observation) =>
         observation.Code?.Coding.Any(c => c.System == Codes.Loinc && (c.Code is Codes.Phq9Panel or Codes.Phq9Total or Codes.Phq9DifficultyItem || Codes.Phq9Items.Any(i => i.Code == c.Code))) == true;

@@ -80,6 +80,9 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
             PushPlanner.UsePhq9Channel(entries, protocol, Identity, channel);
             if (protocol.Phq9.Count > 0 && channel != Phq9Channel.Observation)
                 notes.Add($"PHQ-9 written as {Phq9Channels.Name(channel)} ({(Phq9Override is null ? $"server profile '{profile.Name}'" : "--phq9-as")})");
+            if (profile.Phq9Channel == ServerProfile.Phq9FlowsheetObservation && profile.Phq9Flowsheet is { } flowsheet && channel != Phq9Channel.QuestionnaireResponse
+                && PushPlanner.FileOnFlowsheet(entries, flowsheet) is > 0 and var filed)
+                notes.Add($"PHQ-9 written as flowsheet Observations: {filed} filed under the site's rows of server profile '{profile.Name}'");
             PushPlanner.RewritePatient(entries, patientId);
             PushPlanner.MarkNotWritable(entries, capabilities, profile, channel);
             if (profile.PlanDocument && PlanDocument.For(protocol, entries, Identity, Time) is { } document)

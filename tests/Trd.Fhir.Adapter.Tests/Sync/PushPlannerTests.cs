@@ -132,6 +132,32 @@ public sealed class PushPlannerTests
     }
 
     [Fact]
+    public void FileOnFlowsheet_TotalsAndConfiguredItemRows_AreFiledAndStayWritable_PanelsAreNot()
+    {
+        const string rows = "urn:oid:2.16.840.1.113883.3.9999.7"; // synthetic site row system
+        var protocol = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase1-augmentation.json"))).Protocol!;
+        var entries = PushPlanner.Entries(Trd.Fhir.Adapter.Mapping.ProtocolToFhir.Default.Map(protocol));
+        var items = Enumerable.Range(1, 9).Select(i => $"ROW-ITEM-{i}").ToList();
+        var profile = Trd.Fhir.Adapter.Transport.ServerProfiles.ServerProfileCatalog.BuiltIn("epic") with
+        {
+            Phq9Channel = Trd.Fhir.Adapter.Transport.ServerProfiles.ServerProfile.Phq9FlowsheetObservation,
+            Phq9Flowsheet = new Trd.Fhir.Adapter.Transport.ServerProfiles.Phq9Flowsheet(rows, "ROW-TOTAL", items),
+        };
+
+        var filed = PushPlanner.FileOnFlowsheet(entries, profile.Phq9Flowsheet);
+        PushPlanner.MarkNotWritable(entries, new ServerCapabilities("test", false, false, new Dictionary<string, ResourceCapabilities>()), profile, Trd.Fhir.Adapter.Mapping.Phq9Channel.Observation);
+
+        var phq9 = entries.Where(e => e.Resource is Observation o && PushPlanner.IsPhq9(o)).ToList();
+        var rowOf = phq9.ToDictionary(e => e, e => ((Observation)e.Resource).Code.Coding.SingleOrDefault(c => c.System == rows)?.Code);
+        Assert.Equal(protocol.Phq9.Sum(a => 1 + (a.Items?.Count ?? 0)), filed); // a total and nine items per assessment
+        Assert.Equal(protocol.Phq9.Count, rowOf.Values.Count(r => r == "ROW-TOTAL"));
+        Assert.Equal(protocol.Phq9.Count(a => a.Items is not null), rowOf.Values.Count(r => r == "ROW-ITEM-9"));
+        Assert.All(phq9.Where(e => rowOf[e] is not null), e => Assert.Null(e.State));                 // filed: written
+        Assert.All(phq9.Where(e => rowOf[e] is null), e => Assert.True(e.State == EntryState.Skipped)); // panels, difficulty: not writable
+        Assert.Equal(0, PushPlanner.FileOnFlowsheet(entries, profile.Phq9Flowsheet)); // a second pass adds nothing
+    }
+
+    [Fact]
     public void UsePhq9Channel_SameChannel_LeavesTheEntriesAsTheyAre()
     {
         var protocol = Trd.Fhir.Adapter.Protocol.ProtocolReader.Read(File.ReadAllBytes(Repo.Path("examples", "phase1-augmentation.json"))).Protocol!;

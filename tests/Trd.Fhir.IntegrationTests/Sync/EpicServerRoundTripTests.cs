@@ -143,6 +143,49 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         Assert.Contains("flowsheet", wrong.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async System.Threading.Tasks.Task Push_UnderEpicRules_SiteFlowsheetChannel_FilesTotalsUnderTheSiteRows_RepushCreatesNothing_PullRebuildsTotals()
+    {
+        // A site that files PHQ-9 in a flowsheet: its own profile file names the channel and its row ids (synthetic here)
+        const string rows = "urn:oid:2.16.840.1.113883.3.9999.1.7.2.707679"; // a synthetic site OID, not a real Epic row system
+        await server.ResetAsync();
+        var protocol = SyncHarness.Example("phase1-augmentation", "EPIC-FS-1");
+        using var sync = new SyncHarness(server.BaseUrl);
+        sync.Connection.ChosenProfile = Trd.Fhir.Adapter.Transport.ServerProfiles.ServerProfile.Parse(
+            File.ReadAllText(Path.Combine(Repo(), "src", "Trd.Fhir.Adapter", "Transport", "ServerProfiles", "epic.json"))
+                .Replace("\"phq9Channel\": \"questionnaire-response\",", $"\"phq9Channel\": \"flowsheet-observation\", \"phq9Flowsheet\": {{ \"system\": \"{rows}\", \"total\": \"SYN-PHQ9-TOTAL\" }},", StringComparison.Ordinal),
+            "site-epic.json") with { Reason = "chosen: site-epic.json" };
+        var patientId = await sync.RegisterPatientAsync(server, protocol.Patient);
+
+        var first = await sync.PushAsync(protocol);
+
+        Assert.True(first.Ok(strict: false), string.Join("\n", first.Outcomes.Where(o => o.State is PushState.Failed).Select(o => $"{o.ResourceType}: {o.Reason}")) + "\n" + server.ServerLog);
+        Assert.Contains($"PHQ-9 written as flowsheet Observations: {protocol.Phq9.Count} filed under the site's rows of server profile 'epic'", first.Notes);
+        Assert.Equal(protocol.Phq9.Count, first.Outcomes.Count(o => o.ResourceType == "Observation" && o.State == PushState.Created));
+        Assert.DoesNotContain(first.Outcomes, o => o.ResourceType == "QuestionnaireResponse");
+        var filed = await server.CreateClient().SearchAsync<Observation>(new SearchParams().Add("patient", $"Patient/{patientId}").Add("code", $"{rows}|SYN-PHQ9-TOTAL"));
+        Assert.Equal(protocol.Phq9.Count, filed!.Entry.Count);
+        Assert.All(filed.Entry, e => Assert.Contains(((Observation)e.Resource!).Code.Coding, c => c.System == Codes.Loinc && c.Code == Codes.Phq9Total));
+        Assert.DoesNotContain("-> 405", server.ServerLog, StringComparison.Ordinal);
+
+        var second = await sync.PushAsync(protocol);
+        var pulled = await sync.PullAsync(protocol.Patient);
+
+        Assert.Equal(0, second.Count(PushState.Created));
+        Assert.Equal(protocol.Phq9.Select(p => (p.Date, p.Total)), pulled.Result.Protocol!.Phq9.Select(p => (p.Date, p.Total)));
+        // no item rows configured: the items (item 9 with them) were reported not writable, so the EHR holds totals only
+        Assert.Contains(first.Outcomes, o => o.ResourceType == "Observation" && o.NotWritable);
+        Assert.Empty(pulled.Result.SafetySignals);
+    }
+
+    private static string Repo()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Trd.Fhir.sln")))
+            root = Path.GetDirectoryName(root)!;
+        return root;
+    }
+
     private static List<(string Type, string State)> Outcomes(string json)
     {
         using var document = System.Text.Json.JsonDocument.Parse(json);

@@ -18,6 +18,13 @@ public sealed record OutcomeCode(string Meaning, string Text)
 /// a required group is not otherwise satisfied.</summary>
 public sealed record SearchRule(IReadOnlyList<string> Required, IReadOnlyDictionary<string, string> Add);
 
+/// <summary>
+/// A site's flowsheet rows for PHQ-9 (Epic files screening scores in flowsheets; Observation.Create needs the site's row
+/// ids): the code system of the rows (the site's flowsheet-row OID) and the row of the total, optionally the rows of the nine
+/// items in questionnaire order. Row ids are site configuration, never built in.
+/// </summary>
+public sealed record Phq9Flowsheet(string System, string Total, IReadOnlyList<string>? Items = null);
+
 public sealed record DetectRule(IReadOnlyList<string>? Software, IReadOnlyList<string>? Publisher, IReadOnlyList<string>? Instantiates);
 
 /// <summary>
@@ -37,12 +44,17 @@ public sealed record ServerProfile
     public IReadOnlyList<string>? Writable { get; init; }
     public IReadOnlyDictionary<string, SearchRule> Searches { get; init; } = new Dictionary<string, SearchRule>();
     public string Phq9Channel { get; init; } = Phq9Observation;
+
+    /// <summary>With <see cref="Phq9FlowsheetObservation"/>: the site's flowsheet rows the PHQ-9 Observations are filed under.</summary>
+    public Phq9Flowsheet? Phq9Flowsheet { get; init; }
+
     public bool PlanDocument { get; init; }
     public IReadOnlyDictionary<string, OutcomeCode> OperationOutcomeCodes { get; init; } = new Dictionary<string, OutcomeCode>();
     public IReadOnlyList<string> Scopes { get; init; } = [];
 
     public const string Phq9Observation = "observation";
     public const string Phq9QuestionnaireResponse = "questionnaire-response";
+    public const string Phq9FlowsheetObservation = "flowsheet-observation";
 
     /// <summary>Why this profile is in force (set when it is chosen).</summary>
     [JsonIgnore]
@@ -95,8 +107,12 @@ public sealed record ServerProfile
         try
         {
             var profile = JsonSerializer.Deserialize<ServerProfile>(json, Json) ?? throw new FormatException($"{source}: empty server profile");
-            if (profile.Phq9Channel is not (Phq9Observation or Phq9QuestionnaireResponse))
-                throw new FormatException($"{source}: phq9Channel must be '{Phq9Observation}' or '{Phq9QuestionnaireResponse}', not '{profile.Phq9Channel}'");
+            if (profile.Phq9Channel is not (Phq9Observation or Phq9QuestionnaireResponse or Phq9FlowsheetObservation))
+                throw new FormatException($"{source}: phq9Channel must be '{Phq9Observation}', '{Phq9QuestionnaireResponse}' or '{Phq9FlowsheetObservation}', not '{profile.Phq9Channel}'");
+            if (profile.Phq9Channel == Phq9FlowsheetObservation && profile.Phq9Flowsheet is not { System.Length: > 0, Total.Length: > 0 })
+                throw new FormatException($"{source}: phq9Channel '{Phq9FlowsheetObservation}' needs phq9Flowsheet with the site's row system and total row, e.g. \"phq9Flowsheet\": {{ \"system\": \"urn:oid:…\", \"total\": \"…\", \"items\": [nine row ids] }}");
+            if (profile.Phq9Flowsheet?.Items is { Count: not 9 } items)
+                throw new FormatException($"{source}: phq9Flowsheet.items must list the nine item rows in questionnaire order, not {items.Count}");
             return profile;
         }
         catch (JsonException e)

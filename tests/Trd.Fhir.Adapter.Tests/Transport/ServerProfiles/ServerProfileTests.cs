@@ -79,7 +79,23 @@ public sealed class ServerProfileTests
     {
         var e = Assert.Throws<FormatException>(() => ServerProfile.Parse("""{ "name": "site", "phq9Channel": "fax" }""", "site.json"));
 
-        Assert.Equal("site.json: phq9Channel must be 'observation' or 'questionnaire-response', not 'fax'", e.Message);
+        Assert.Equal("site.json: phq9Channel must be 'observation', 'questionnaire-response' or 'flowsheet-observation', not 'fax'", e.Message);
+    }
+
+    [Fact]
+    public void Parse_FlowsheetChannelWithoutTheSiteRows_NamesTheFix()
+    {
+        var e = Assert.Throws<FormatException>(() => ServerProfile.Parse("""{ "name": "site", "phq9Channel": "flowsheet-observation" }""", "site.json"));
+
+        Assert.StartsWith("site.json: phq9Channel 'flowsheet-observation' needs phq9Flowsheet with the site's row system and total row", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_FlowsheetItemRowsNotNine_IsRefused()
+    {
+        var e = Assert.Throws<FormatException>(() => ServerProfile.Parse("""{ "name": "site", "phq9Channel": "flowsheet-observation", "phq9Flowsheet": { "system": "urn:oid:2.16.840.1.113883.3.9999.7", "total": "T", "items": ["1", "2"] } }""", "site.json"));
+
+        Assert.Equal("site.json: phq9Flowsheet.items must list the nine item rows in questionnaire order, not 2", e.Message);
     }
 
     [Fact]
