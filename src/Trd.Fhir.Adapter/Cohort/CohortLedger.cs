@@ -51,19 +51,8 @@ public sealed class CohortLedger : IAsyncDisposable
 
     private DateTimeOffset Now => _time.GetUtcNow().ToUniversalTime();
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
-        {
-            command.Parameters.AddWithValue("key", SchemaLockKey);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await using (var command = new NpgsqlCommand(Schema, connection, transaction))
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        PostgresDialect.CreateSchemaAsync(_dataSource, SchemaLockKey, Schema, cancellationToken);
 
     /// <summary>Creates the job's partitions unless another worker already did; returns the job's partition count (the first worker's).</summary>
     public async Task<int> JoinAsync(string job, int partitions, CancellationToken cancellationToken)

@@ -139,15 +139,7 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
         public static CodeSet? Of(CodeSystem cs)
         {
             if (cs.Content != CodeSystemContentMode.Complete || cs.Concept.Count == 0) return null;
-            var codes = new HashSet<string>(cs.CaseSensitive == false ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
-            var stack = new Stack<CodeSystem.ConceptDefinitionComponent>(cs.Concept);
-            while (stack.Count > 0)
-            {
-                var c = stack.Pop();
-                if (c.Code is { } code) codes.Add(code);
-                foreach (var child in c.Concept) stack.Push(child);
-            }
-            return new CodeSet(codes, cs.Version);
+            return new CodeSet(DefinitionRules.Codes(cs), cs.Version);
         }
     }
 }

@@ -106,7 +106,8 @@ internal sealed class DefinitionRules(TrdResolver resolver)
             found.Add(Error(IssueType.Invariant, "que-12", $"Item '{item.LinkId}' has {item.EnableWhen.Count} enableWhen conditions but no enableBehavior (que-12: if there are more than one enableWhen, enableBehavior must be specified).", path));
     }
 
-    private static HashSet<string> Codes(CodeSystem cs)
+    /// <summary>Every code of <paramref name="cs"/>, nested concepts included, compared as the system says (caseSensitive).</summary>
+    internal static HashSet<string> Codes(CodeSystem cs)
     {
         var codes = new HashSet<string>(cs.CaseSensitive == false ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal);
         var stack = new Stack<CodeSystem.ConceptDefinitionComponent>(cs.Concept);

@@ -81,16 +81,22 @@ public sealed class PostgresDialect : LedgerDialect
     public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         connection.BeginTransactionAsync(cancellationToken);
 
-    public override async Task InitializeAsync(CancellationToken cancellationToken)
+    public override Task InitializeAsync(CancellationToken cancellationToken) =>
+        CreateSchemaAsync(_dataSource, SchemaLockKey, Schema, cancellationToken);
+
+    /// <summary>Runs <paramref name="schema"/> (idempotent DDL) under the transaction-scoped advisory lock
+    /// <paramref name="lockKey"/>, so processes that start together create it one after the other (the sync ledger, the
+    /// cohort ledger).</summary>
+    internal static async Task CreateSchemaAsync(NpgsqlDataSource dataSource, long lockKey, string schema, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
         {
-            command.Parameters.AddWithValue("key", SchemaLockKey);
+            command.Parameters.AddWithValue("key", lockKey);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
-        await using (var command = new NpgsqlCommand(Schema, connection, transaction))
+        await using (var command = new NpgsqlCommand(schema, connection, transaction))
             await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
