@@ -136,7 +136,12 @@ internal sealed class ElementMap
     private static bool Constrains(ElementDefinition ed) =>
         ed.Fixed is not null || ed.Pattern is not null || ed.Binding is not null || ed.MaxLength is not null
         || ed.MinValue is not null || ed.MaxValue is not null || ed.Slicing is not null
-        || ed.Extension.Any(x => x.Url == RegexExtension) || ed.Type.Any(t => t.Extension.Any(x => x.Url == RegexExtension));
+        || ed.Extension.Any(ReadsValues) || ed.Type.Any(t => t.Extension.Any(ReadsValues));
+
+    /// <summary>Extensions of a definition that make Firely read the value: a regex, and the FHIR tools extensions
+    /// (implied-string-prefix, type-specifier, json-nullable, …).</summary>
+    private static bool ReadsValues(Extension x) =>
+        x.Url == RegexExtension || (x.Url?.StartsWith("http://hl7.org/fhir/tools/StructureDefinition/", StringComparison.Ordinal) ?? false);
 
     private static Invariant[] Invariants(List<ElementDefinition> eds) =>
         eds.SelectMany(e => e.Constraint)

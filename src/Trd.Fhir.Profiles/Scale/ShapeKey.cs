@@ -21,22 +21,27 @@ internal sealed class ShapeKey
     private const int MaxFreeLength = 4096;
 
     private static readonly Regex IdRegex = new(@"^[A-Za-z0-9\-\.]{1,64}\z", RegexOptions.CultureInvariant);
-    private readonly Dictionary<FreeKind, Regex?> _regex = [];
+    private readonly Lazy<Dictionary<FreeKind, Regex?>> _regex;
 
     [ThreadStatic] private static StringBuilder? _buffer;
 
     /// <summary>Why the last <see cref="Compute"/> on this thread gave null (tests and diagnostics; no values, only a path).</summary>
     [ThreadStatic] internal static string? LastBypass;
+    [ThreadStatic] internal static string? LastKeyText;
 
-    public ShapeKey(ElementMap map)
+    public ShapeKey(ElementMap map) => _regex = new Lazy<Dictionary<FreeKind, Regex?>>(() => Regexes(map)); // lazily: creating a validator resolves nothing
+
+    private static Dictionary<FreeKind, Regex?> Regexes(ElementMap map)
     {
+        var regex = new Dictionary<FreeKind, Regex?>();
         foreach (var (kind, type) in new[] { (FreeKind.String, "string"), (FreeKind.Markdown, "markdown"), (FreeKind.Id, "id"), (FreeKind.Date, "date"), (FreeKind.DateTime, "dateTime"), (FreeKind.Instant, "instant"), (FreeKind.Time, "time") })
         {
             // Firely matches ^pattern$; ^(?:pattern)\z is at least as strict (no top-level alternation escape, no final newline).
             var pattern = map.Structure("http://hl7.org/fhir/StructureDefinition/" + type)?.At(type + ".value")?
                 .SelectMany(e => e.Type).SelectMany(t => t.Extension).FirstOrDefault(x => x.Url == RegexExtension)?.Value as FhirString;
-            _regex[kind] = pattern?.Value is { } p ? new Regex("^(?:" + p + @")\z", RegexOptions.CultureInvariant) : null;
+            regex[kind] = pattern?.Value is { } p ? new Regex("^(?:" + p + @")\z", RegexOptions.CultureInvariant) : null;
         }
+        return regex;
     }
 
     /// <summary>One node and an invariant of it to re-check on the instance.</summary>
@@ -49,7 +54,8 @@ internal sealed class ShapeKey
         sb.Clear().Append(prefix).Append('\u0001');
         LastBypass = null;
         if (Walk(resource, root, sb, checks) is null) return null;
-        var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+        LastKeyText = sb.ToString();
+        var bytes = Encoding.UTF8.GetBytes(LastKeyText);
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(bytes, hash);
         if (sb.Capacity > 1 << 20) _buffer = null; // do not keep a huge buffer alive
@@ -66,23 +72,36 @@ internal sealed class ShapeKey
         }
         var free = false;
         sb.Append('(').Append(node.Name).Append('[').Append(node.Index ?? -1).Append(']').Append(rule.Type);
-        if (node.GetValue() is { } value)
+        if (node.Poco is PrimitiveType { JsonValue: { } raw } primitive)
         {
-            // the text Firely's regex check reads (RegExValidator: PrimitiveTypeConverter.ConvertTo<string>(node value))
-            var textValue = PrimitiveTypeConverter.ConvertTo<string>(value);
-            sb.Append('=');
-            if (rule.Free == FreeKind.None) Verbatim(sb, textValue);
-            else if (Token(rule.Free, textValue) is not var (isFree, text))
+            // The raw value as parsed (what FhirStringValidator, the literal-type and ele-1 checks read), with its CLR kind
+            // (a lenient parse may keep a malformed number as a string).
+            var text = raw as string ?? PrimitiveTypeConverter.ConvertTo<string>(raw);
+            sb.Append('=').Append(raw is string ? 's' : raw.GetType().Name[0]);
+            if (rule.Free == FreeKind.None) Verbatim(sb, text);
+            else
             {
-                LastBypass = $"invalid {rule.Free} at {node.GetLocation()}";
-                return null;
+                // What RegExValidator reads (the typed value converted back) must be the same text, and the SDK must
+                // find the value valid (PrimitiveLiteralTypeValidator), before the value may become a class token.
+                var token = raw is string && node.GetValue() is { } typed && PrimitiveTypeConverter.ConvertTo<string>(typed) == text
+                    && primitive.HasValidValue() ? Token(rule.Free, text) : null;
+                if (token is null)
+                {
+                    LastBypass = $"invalid {rule.Free} at {node.GetLocation()}";
+                    return null;
+                }
+                if (token.Value.IsFree)
+                {
+                    free = true;
+                    sb.Append('\u0002').Append(token.Value.Text);
+                }
+                else Verbatim(sb, token.Value.Text);
             }
-            else if (isFree)
-            {
-                free = true;
-                sb.Append('\u0002').Append(text);
-            }
-            else Verbatim(sb, text);
+        }
+        else if (node.GetValue() is not null)
+        {
+            LastBypass = $"value without a primitive at {node.GetLocation()}";
+            return null;
         }
         foreach (var group in node.Children())
         {
@@ -108,7 +127,7 @@ internal sealed class ShapeKey
     /// does not pass the type's own checks (the resource then takes the full engine).</summary>
     internal (bool IsFree, string Text)? Token(FreeKind kind, string value)
     {
-        if (value.Length > MaxFreeLength) return null;
+        if (value.Length is 0 or > MaxFreeLength) return null; // FhirStringValidator: "String values cannot be empty"
         if (kind == FreeKind.RelativeReference)
         {
             var slash = value.IndexOf('/');
@@ -116,7 +135,7 @@ internal sealed class ShapeKey
             var type = value[..slash];
             return ModelInfo.IsKnownResource(type) && IdRegex.IsMatch(value.AsSpan(slash + 1)) ? (true, "R" + type) : (false, value);
         }
-        if (_regex[kind] is not { } rx || !rx.IsMatch(value)) return null;
+        if (_regex.Value[kind] is not { } rx || !rx.IsMatch(value)) return null;
         var valid = kind switch
         {
             FreeKind.Id => IdRegex.IsMatch(value),

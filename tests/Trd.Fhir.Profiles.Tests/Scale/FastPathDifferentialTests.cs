@@ -77,17 +77,19 @@ public class FastPathDifferentialTests : IClassFixture<FastPathDifferentialTests
         var (hits0, invariant0) = (fast.Hits, fast.InvariantMisses);
         var failures = new List<string>();
         var n = 0;
-        foreach (var (what, mutant) in MutationCorpus.Generate(corpus, perResource: 12, seed: 13))
+        foreach (var (what, mutant) in MutationCorpus.Generate(corpus, perResource: 20, seed: 13))
         {
             n++;
             var expected = Render(_pair.Full.Validate(mutant));
+            var before = (fast.Hits, fast.Misses, fast.InvariantMisses, fast.Bypassed);
             var actual = Render(_pair.Fast.Validate(mutant));
-            if (expected != actual && failures.Count < 10) failures.Add($"{what}:\nfull engine\n{expected}\nfast path\n{actual}");
+            if (expected != actual && failures.Count < 10)
+                failures.Add($"{what} (hits, misses, invariant misses, bypassed: {before} → {(fast.Hits, fast.Misses, fast.InvariantMisses, fast.Bypassed)}):\nfull engine\n{expected}\nfast path\n{actual}");
         }
         var hits = fast.Hits - hits0;
         _out.WriteLine($"{n} mutants: {hits} from the memo, {fast.InvariantMisses - invariant0} re-checked invariant failed, misses {fast.Misses}, bypassed {fast.Bypassed}, shapes {fast.Count}");
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
-        Assert.True(n >= 3000, $"only {n} mutants");
+        Assert.True(n >= 5000, $"only {n} mutants");
         Assert.True(hits >= n / 5, $"only {hits} of {n} mutants were decided by the memo");
         Assert.True(fast.InvariantMisses - invariant0 > 0, "no mutant was caught by a re-checked invariant");
     }
