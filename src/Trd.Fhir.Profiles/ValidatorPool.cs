@@ -125,16 +125,6 @@ public sealed class ValidatorPool : IDisposable
         }
     }
 
-    /// <summary>What decides which schemas a validation compiles: resource type(s) and claimed profiles.</summary>
-    public static string KindKey(Resource resource)
-    {
-        ArgumentNullException.ThrowIfNull(resource);
-        static string One(Resource x) => x.TypeName + "|" + string.Join('|', (x.Meta?.Profile ?? []).Order(StringComparer.Ordinal));
-        return resource is Bundle b
-            ? "Bundle{" + string.Join(';', b.Entry.Select(e => e.Resource).OfType<Resource>().Select(One).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)) + "}"
-            : One(resource);
-    }
-
     public void Dispose()
     {
         if (_owned) Validator.Dispose();

@@ -226,7 +226,8 @@ internal static class SyncCommands
                 console.Out($"  {"resource",-22}{"read",6}{"search",8}{"create",8}{"update",8}{"cond.create",13}{"cond.update",13}");
                 foreach (var (type, caps) in probe.Kinds)
                     console.Out($"  {type,-22}{Yes(caps.Read),6}{Yes(caps.Search),8}{Yes(caps.Create),8}{Yes(caps.Update),8}{Yes(caps.ConditionalCreate),13}{Yes(caps.ConditionalUpdate),13}");
-                var unwritable = probe.Kinds.Where(k => !ServerProbe.Pushable(k.Type, k.Caps, capabilities, profile)).Select(k => k.Type).ToArray();
+                var unwritable = probe.Kinds.Where(k => !ServerProbe.Pushable(k.Type, k.Caps, capabilities, profile))
+                    .Select(k => ServerProbe.PushedAnyway(k.Type, profile) is { } anyway ? $"{k.Type} (except {anyway})" : k.Type).ToArray();
                 var unreadable = probe.Kinds.Where(k => !k.Caps.Search).Select(k => k.Type).ToArray();
                 console.Out(unwritable.Length == 0 ? "every resource kind of the protocol can be pushed" : $"will NOT be pushed (reported per resource): {string.Join(", ", unwritable)}");
                 console.Out(unreadable.Length == 0 ? "every resource kind of the protocol can be pulled" : $"will NOT be pulled: {string.Join(", ", unreadable)}");

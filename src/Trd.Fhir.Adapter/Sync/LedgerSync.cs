@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Protocol;
 using Trd.Fhir.Adapter.Sync.Ledger;
+using Trd.Fhir.Adapter.Transport.Push;
 using Task = System.Threading.Tasks.Task;
 
 namespace Trd.Fhir.Adapter.Sync;
@@ -261,10 +262,27 @@ public sealed class LedgerSync
             return await CompleteAsync(item, WorkState.Dead, $"the stored protocol document cannot be read: {problems}", null, null, cancellationToken);
         }
 
+        // Mapped with the PHQ-9 channel the push will use (e.g. QuestionnaireResponses on Epic), so the ledger's rows and content
+        // hashes are those of what is sent: confirmed PHQ-9 resources are then neither looked up nor sent again.
+        Phq9Channel channel;
+        try
+        {
+            channel = await _push.Phq9ChannelAsync(cancellationToken);
+        }
+        catch (Exception e) when (ServerAnswers.IsSendFailure(e, cancellationToken))
+        {
+            // The server could not even be asked which channel it takes (its CapabilityStatement): nothing was sent. The attempt
+            // ends as the push's own would, without asking the server a second time.
+            var nothing = new PushReport(protocol.Id, null, [], [$"nothing was pushed: {ServerAnswers.Describe(e)}"]) { CircuitOpenFor = ServerAnswers.CircuitOpenFor(e) };
+            return ServerAnswers.IsTransient(e) || nothing.CircuitOpenFor is not null
+                ? await Failed(item, ServerAnswers.Describe(e), nothing, cancellationToken)
+                : await CompleteAsync(item, WorkState.Dead, $"refused for good: {ServerAnswers.Describe(e)}", null, nothing, cancellationToken);
+        }
+        var mapper = channel == _mapper.Phq9 ? _mapper : new ProtocolToFhir(_mapper.Identity, channel);
         Bundle bundle;
         try
         {
-            bundle = _mapper.Map(protocol);
+            bundle = mapper.Map(protocol);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

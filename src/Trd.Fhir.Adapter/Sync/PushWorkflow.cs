@@ -38,6 +38,21 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     public async System.Threading.Tasks.Task<Phq9Channel> Phq9ChannelAsync(CancellationToken cancellationToken) =>
         Phq9Override ?? ChannelOf(await server.ProfileAsync(cancellationToken));
 
+    /// <summary>The channel to map with before a push: <see cref="Phq9ChannelAsync"/>, or — when the server cannot be reached —
+    /// <see cref="Phq9Override"/>, else Observations (the push then reports the failure). Mapping with the channel the push uses
+    /// means what is validated, hashed in the ledger and sent is one and the same Bundle.</summary>
+    public async System.Threading.Tasks.Task<Phq9Channel> Phq9ChannelForMappingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Phq9ChannelAsync(cancellationToken);
+        }
+        catch (Exception e) when (ServerAnswers.IsSendFailure(e, cancellationToken))
+        {
+            return Phq9Override ?? Phq9Channel.Observation;
+        }
+    }
+
     public static Phq9Channel ChannelOf(ServerProfile profile) =>
         profile.Phq9Channel == ServerProfile.Phq9QuestionnaireResponse ? Phq9Channel.QuestionnaireResponse : Phq9Channel.Observation;
 

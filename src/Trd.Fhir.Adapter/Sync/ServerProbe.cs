@@ -12,6 +12,13 @@ public static class ServerProbe
         (profile?.AllowsWrite(type) ?? true) && (capabilities.Resources.Count == 0 || caps.Create)
         && !(type == "Observation" && profile is not null && profile.Phq9Channel != ServerProfile.Phq9Observation && profile.Writable is not null);
 
+    /// <summary>What of a kind that is not <see cref="Pushable"/> is still written: on the site flowsheet channel, the PHQ-9
+    /// Observations filed under the site's rows (<see cref="PushPlanner.FileOnFlowsheet"/>); null when nothing is.</summary>
+    public static string? PushedAnyway(string type, ServerProfile? profile) =>
+        type == "Observation" && profile is { Phq9Channel: ServerProfile.Phq9FlowsheetObservation, Phq9Flowsheet: { } rows }
+            ? $"PHQ-9 {(rows.Items is null ? "totals" : "totals and items")} filed under the site's flowsheet rows ({rows.System})"
+            : null;
+
     public static IReadOnlyDictionary<string, object?> Describe(Uri server, ServerCapabilities capabilities, IEnumerable<(string Check, bool Ok, string Detail)>? live = null, ServerProfile? profile = null)
     {
         ArgumentNullException.ThrowIfNull(server);
@@ -26,7 +33,8 @@ public static class ServerProbe
             ["resources"] = PullWorkflow.ResourceTypes.Select(type => (Type: type, Caps: capabilities.For(type))).Select(k => new
             {
                 type = k.Type, read = k.Caps.Read, search = k.Caps.Search, create = k.Caps.Create, update = k.Caps.Update,
-                conditionalCreate = k.Caps.ConditionalCreate, conditionalUpdate = k.Caps.ConditionalUpdate, pushable = profile is null ? k.Caps.Create : Pushable(k.Type, k.Caps, capabilities, profile), pullable = k.Caps.Search,
+                conditionalCreate = k.Caps.ConditionalCreate, conditionalUpdate = k.Caps.ConditionalUpdate, pushable = profile is null ? k.Caps.Create : Pushable(k.Type, k.Caps, capabilities, profile),
+                pushedAnyway = profile is null || Pushable(k.Type, k.Caps, capabilities, profile) ? null : PushedAnyway(k.Type, profile), pullable = k.Caps.Search,
             }).ToArray(),
         };
         if (profile is not null)

@@ -17,16 +17,7 @@ public sealed class PushProtocols(MapProtocol map, PushWorkflow push)
     /// </summary>
     public async Task<IReadOnlyList<MappedProtocol>> PrepareAsync(IReadOnlyList<TrdProtocol> protocols, bool validate, CancellationToken cancellationToken)
     {
-        Mapping.Phq9Channel channel;
-        try
-        {
-            channel = await push.Phq9ChannelAsync(cancellationToken);
-        }
-        catch (Exception e) when (Transport.Push.ServerAnswers.IsSendFailure(e, cancellationToken))
-        {
-            channel = push.Phq9Override ?? Mapping.Phq9Channel.Observation;
-        }
-        return Prepare(protocols, validate, map.WithPhq9(channel));
+        return Prepare(protocols, validate, map.WithPhq9(await push.Phq9ChannelForMappingAsync(cancellationToken)));
     }
 
     /// <summary>Maps (and, when <paramref name="validate"/>, validates) each protocol; nothing is sent.</summary>

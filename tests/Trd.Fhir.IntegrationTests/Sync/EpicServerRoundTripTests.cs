@@ -1,7 +1,10 @@
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Rest;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Trd.Fhir.Adapter.Mapping;
 using Trd.Fhir.Adapter.Sync;
+using Trd.Fhir.Adapter.Sync.Ledger;
 using Trd.Fhir.Adapter.Transport;
 
 namespace Trd.Fhir.IntegrationTests.Sync;
@@ -176,6 +179,44 @@ public sealed class EpicServerRoundTripTests(EpicRulesFhirServerFixture server) 
         // no item rows configured: the items (item 9 with them) were reported not writable, so the EHR holds totals only
         Assert.Contains(first.Outcomes, o => o.ResourceType == "Observation" && o.NotWritable);
         Assert.Empty(pulled.Result.SafetySignals);
+    }
+
+    [Fact]
+    public async System.Threading.Tasks.Task PushThroughLedger_UnderEpicRules_LedgerHoldsTheQuestionnaireResponsesSent_AChangedProtocolCreatesOnlyTheNewOne()
+    {
+        await server.ResetAsync();
+        var protocol = SyncHarness.Example("phase3-ect-esketamine", "EPIC-LEDGER-1");
+        using var sync = new SyncHarness(server.BaseUrl);
+        var patientId = await sync.RegisterPatientAsync(server, protocol.Patient);
+        var directory = Directory.CreateTempSubdirectory("trd-epic-ledger-");
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
+        await using var ledger = new SqliteSyncLedger(Path.Combine(directory.FullName, "ledger.db"), time);
+        // the ledger maps with the default mapper (Observations): it must map with the channel the push uses (epic: QuestionnaireResponse)
+        var ledgerSync = new LedgerSync(ledger, new PushWorkflow(sync.Connection, NullLogger<PushWorkflow>.Instance), ProtocolToFhir.Default,
+            new LedgerSyncOptions { Worker = "epic-test", DrainRetryHorizon = TimeSpan.Zero }, time, NullLogger<LedgerSync>.Instance);
+        await ledgerSync.RecoverAsync(CancellationToken.None);
+
+        var first = await ledgerSync.PushNowAsync(protocol, CancellationToken.None);
+
+        Assert.Equal(WorkState.Confirmed, first.Item.State);
+        var rows = await ledger.ResourcesAsync(protocol.Id, CancellationToken.None);
+        var responses = rows.Where(r => r.ResourceType == "QuestionnaireResponse").ToArray();
+        Assert.Equal(protocol.Phq9.Count, responses.Length);
+        Assert.All(responses, r => Assert.Equal(ResourceState.Confirmed, r.State));
+        Assert.All(responses, r => Assert.False(string.IsNullOrEmpty(r.ServerId)));
+        Assert.DoesNotContain(rows, r => r.ResourceType == "Observation" && r.IdentifierValue.Contains("/phq9-", StringComparison.Ordinal));
+
+        var last = protocol.Phq9[^1];
+        var changed = protocol with { Phq9 = [.. protocol.Phq9, last with { Date = last.Date.AddDays(14) }] };
+        var second = await ledgerSync.PushNowAsync(changed, CancellationToken.None);
+
+        Assert.Equal(WorkState.Confirmed, second.Item.State);
+        Assert.Equal(1, second.Report!.Outcomes.Count(o => o.ResourceType == "QuestionnaireResponse" && o.State == PushState.Created));
+        Assert.Equal(protocol.Phq9.Count, second.Report.Outcomes.Count(o => o.ResourceType == "QuestionnaireResponse" && o.State == PushState.Unchanged));
+        Assert.Equal(protocol.Phq9.Count + 1, await CountAsync("QuestionnaireResponse", patientId));
+        Assert.Equal(protocol.Phq9.Count + 1, (await ledger.ResourcesAsync(protocol.Id, CancellationToken.None))
+            .Count(r => r.ResourceType == "QuestionnaireResponse" && r.State == ResourceState.Confirmed));
+        directory.Delete(recursive: true);
     }
 
     private static string Repo()

@@ -137,3 +137,27 @@ public sealed class ServerProfileTests
         Assert.False(RightPatient.Carries(new Patient { Identifier = [new Identifier("s", "other")] }, "s", "v"));
     }
 }
+
+public sealed class ServerProbeTests
+{
+    private static readonly ResourceCapabilities Writable = ResourceCapabilities.None with { Read = true, Search = true, Create = true };
+
+    [Fact]
+    public void Describe_FlowsheetChannel_SaysWhichObservationsAreStillWritten()
+    {
+        var epic = File.ReadAllText(Repo.Path("src", "Trd.Fhir.Adapter", "Transport", "ServerProfiles", "epic.json"));
+        var site = ServerProfile.Parse(epic.Replace("\"phq9Channel\": \"questionnaire-response\",",
+            "\"phq9Channel\": \"flowsheet-observation\", \"phq9Flowsheet\": { \"system\": \"urn:oid:2.16.840.1.113883.3.9999.7\", \"total\": \"T\" },", StringComparison.Ordinal), "site.json");
+        var capabilities = new ServerCapabilities("Epic", false, false, new Dictionary<string, ResourceCapabilities> { ["Observation"] = Writable, ["Condition"] = Writable });
+
+        var kinds = (System.Collections.IEnumerable)ServerProbe.Describe(new Uri("https://ehr.example.org/fhir/"), capabilities, profile: site)["resources"]!;
+        var observation = kinds.Cast<object>().Single(k => Property(k, "type") as string == "Observation");
+
+        Assert.Equal(false, Property(observation, "pushable"));
+        Assert.Equal("PHQ-9 totals filed under the site's flowsheet rows (urn:oid:2.16.840.1.113883.3.9999.7)", Property(observation, "pushedAnyway"));
+        Assert.Null(ServerProbe.PushedAnyway("Observation", ServerProfileCatalog.BuiltIn("epic")));
+        Assert.Null(ServerProbe.PushedAnyway("Condition", site));
+    }
+
+    private static object? Property(object o, string name) => o.GetType().GetProperty(name)!.GetValue(o);
+}
