@@ -7,8 +7,11 @@ namespace Trd.Fhir.Profiles.Validation;
 /// Bundle rules (bundle.html) beyond the bdl-* invariants Firely evaluates: an entry's RESTful fullUrl ends with the
 /// resource's type and id; a <c>urn:uuid:</c>/<c>urn:oid:</c> reference can only point into the Bundle, so it must
 /// resolve there; in a document or message every relative reference must resolve inside the Bundle too
-/// (bundle.html#references: "the document/message SHALL contain all resources it references"). One pass to index the
-/// entries, one over the references.
+/// (bundle.html#references: "the document/message SHALL contain all resources it references"). In a searchset
+/// (search-entry-mode, search.html): an entry whose search.mode is <c>outcome</c> holds an OperationOutcome about the
+/// search; every other result (a <c>match</c> or an <c>include</c>) is a resource on the server, so it has an id; and a
+/// <c>match</c> is of a type the search (the Bundle's <c>self</c> link: <c>[base]/[type]?…</c> or <c>_type=</c>) asks for.
+/// One pass to index the entries, one over the references.
 /// </summary>
 internal static class BundleRules
 {
@@ -27,6 +30,7 @@ internal static class BundleRules
             }
             if (r.Id is { Length: > 0 } id) typeIds.Add($"{r.TypeName}/{id}");
         }
+        if (bundle.Type == Bundle.BundleType.Searchset) SearchSet(bundle, path, found);
         var closed = bundle.Type is Bundle.BundleType.Document or Bundle.BundleType.Message;
         for (var i = 0; i < bundle.Entry.Count; i++)
         {
@@ -47,6 +51,56 @@ internal static class BundleRules
                 // other Bundle types may point outside themselves
             }
         }
+    }
+
+    private static void SearchSet(Bundle bundle, string path, List<IssueComponent> found)
+    {
+        var self = bundle.Link.FirstOrDefault(l => l.Relation == "self")?.Url;
+        var searched = SearchedTypes(self);
+        for (var i = 0; i < bundle.Entry.Count; i++)
+        {
+            if (bundle.Entry[i].Resource is not { } r) continue;
+            var mode = bundle.Entry[i].Search?.Mode;
+            var at = $"{path}.entry[{i}].resource";
+            if (mode == Bundle.SearchEntryMode.Outcome)
+            {
+                if (r is not OperationOutcome)
+                    found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "searchset-outcome-type",
+                        $"This entry's search.mode is 'outcome', which is an OperationOutcome about the processing of the search, but it holds a {r.TypeName}.", at));
+                continue;
+            }
+            if (mode is null && r is OperationOutcome) continue; // an outcome that does not say so
+            if (string.IsNullOrEmpty(r.Id))
+                found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Required, "searchset-result-id",
+                    $"This {r.TypeName} is a search result, a resource on the server, so it must have an id.", at));
+            if (mode == Bundle.SearchEntryMode.Match && searched is { Count: > 0 } && !searched.Contains(r.TypeName))
+                found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "searchset-match-type",
+                    $"This entry is a match of the search '{self}', which searches {string.Join(", ", searched)}, but it holds a {r.TypeName}.", at));
+        }
+    }
+
+    /// <summary>The resource types a search URL asks for: <c>[base]/[type]?…</c> (or <c>…/[type]/_search</c>, a
+    /// compartment <c>…/Patient/1/[type]</c>), or its <c>_type</c> parameter; null when the URL says neither.</summary>
+    internal static HashSet<string>? SearchedTypes(string? url)
+    {
+        if (string.IsNullOrEmpty(url)) return null;
+        var query = url.IndexOf('?');
+        var pathPart = (query >= 0 ? url[..query] : url).TrimEnd('/');
+        var types = new HashSet<string>(StringComparer.Ordinal);
+        if (query >= 0)
+        {
+            foreach (var pair in url[(query + 1)..].Split('&'))
+            {
+                if (!pair.StartsWith("_type=", StringComparison.Ordinal)) continue;
+                foreach (var t in Uri.UnescapeDataString(pair[6..]).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                    if (ModelInfo.IsKnownResource(t)) types.Add(t);
+            }
+        }
+        var segments = pathPart.Split('/');
+        var last = segments.Length > 0 ? segments[^1] : "";
+        if (last == "_search" && segments.Length > 1) last = segments[^2];
+        if (types.Count == 0 && ModelInfo.IsKnownResource(last)) types.Add(last);
+        return types.Count > 0 ? types : null;
     }
 
     private static void FullUrlMatchesId(string url, Resource r, string entryPath, List<IssueComponent> found)

@@ -76,6 +76,12 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
             if (reported.Contains(path) || (ParentOf(path) is { } parent && reported.Contains(parent))) return;
             if (rules.Local(system) is { } local)
             {
+                if (local.Supplements is { } bases)
+                {
+                    found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.CodeInvalid, "code-system-supplement",
+                        $"The CodeSystem '{system}' is a supplement (of '{bases}'): it adds designations and properties to that code system's concepts and defines no codes of its own, so it cannot be a Coding's system (use '{bases}').", path + ".system"));
+                    return;
+                }
                 if (!local.Contains(code))
                 {
                     found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.CodeInvalid, "code-unknown",
@@ -132,15 +138,19 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
         }
     }
 
-    /// <summary>The codes of a code system we hold completely (content = complete), concept hierarchy flattened.</summary>
-    private sealed class CodeSet(HashSet<string> codes, string? version)
+    /// <summary>The codes of a code system we hold completely (content = complete), concept hierarchy flattened; or a
+    /// supplement (it names the code system it <see cref="Supplements"/>).</summary>
+    private sealed class CodeSet(HashSet<string> codes, string? version, string? supplements = null)
     {
         public string? Version => version;
+
+        public string? Supplements => supplements;
 
         public bool Contains(string code) => codes.Contains(code);
 
         public static CodeSet? Of(CodeSystem cs)
         {
+            if (cs.Supplements is { Length: > 0 } bases) return new CodeSet([], cs.Version, bases); // a supplement, whatever its content says
             if (cs.Content != CodeSystemContentMode.Complete || cs.Concept.Count == 0) return null;
             return new CodeSet(DefinitionRules.Codes(cs), cs.Version);
         }
