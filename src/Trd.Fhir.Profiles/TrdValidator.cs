@@ -103,7 +103,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline) };
+        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline, options.CountCodesNotCheckedOffline) };
     }
 
     /// <summary>

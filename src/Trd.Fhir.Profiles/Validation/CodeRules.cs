@@ -142,14 +142,17 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
                 }
                 return;
             }
-            if (rules.ReportNotChecked && LargeExternal.ContainsKey(system))
+            if (LargeExternal.ContainsKey(system))
                 _offline[system] = _offline.TryGetValue(system, out var o) ? (o.Path, o.Count + 1) : (path, 1);
         }
 
-        /// <summary>What could not be checked, once per system (offline) or once per input (server unreachable).</summary>
+        /// <summary>Codings of large external systems not checked (no terminology server): system → count.</summary>
+        public IReadOnlyDictionary<string, int> NotCheckedOffline => _offline.ToDictionary(o => o.Key, o => o.Value.Count, StringComparer.Ordinal);
+
+        /// <summary>What could not be checked, once per system (offline, when asked for) or once per input (server unreachable).</summary>
         public void Complete(List<IssueComponent> found)
         {
-            foreach (var (system, (path, count)) in _offline)
+            foreach (var (system, (path, count)) in _offline.Where(_ => rules.ReportNotChecked))
             {
                 found.Add(SupplementaryChecks.Issue(IssueSeverity.Information, IssueType.Informational, "code-not-checked-offline",
                     $"Not checked offline: {count} code(s) of {LargeExternal[system]} ({system}); their existence and displays need a terminology server (fix: --tx <terminology server URL>).", path));
