@@ -72,6 +72,11 @@ public sealed class TrdValidatorOptions
     /// CVX, …) as information "Not checked offline", once per system per outcome. Default: false.</summary>
     public bool ReportCodesNotCheckedOffline { get; set; }
 
+    /// <summary>Without a <see cref="TerminologyServer"/>, count the codings of large external systems (SNOMED CT, LOINC, …)
+    /// that were not checked, per system, on the outcome itself (<see cref="Validation.CodesNotCheckedOffline"/>: an
+    /// extension, not an issue). Default: false; the CLI and the API (<see cref="ValidatorPool"/>) turn it on.</summary>
+    public bool CountCodesNotCheckedOffline { get; set; }
+
     /// <summary>Timeout of one call to <see cref="TerminologyServer"/>. Default: 10 s.</summary>
     public TimeSpan TerminologyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -93,7 +93,8 @@ public sealed class ValidatorPool : IDisposable
     {
         // As the HL7 validator without the IG loaded: a profile or extension nobody can resolve is a warning, listed once
         // per URL with the --ig hint (Validation/UnknownArtifacts.cs).
-        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning };
+        // Codings of SNOMED CT, LOINC, … not checked without --tx: counted on each outcome, summed by the CLI per run.
+        var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning, CountCodesNotCheckedOffline = true };
         foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;
         return options;
     }

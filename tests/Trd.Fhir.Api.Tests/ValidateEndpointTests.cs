@@ -139,4 +139,21 @@ public sealed class ValidateEndpointTests(ApiFactory api) : IClassFixture<ApiFac
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("is not valid", Assert.Single((await TestData.OutcomeAsync(response)).Issue).Details.Text, StringComparison.Ordinal);
     }
+
+    /// <summary>Issue 12 item 4: a valid PHQ-9 total keeps its single "valid" issue; the LOINC coding the API could not check
+    /// offline is counted in the codes-not-checked-offline extension of the answer.</summary>
+    [Fact]
+    public async Task Validate_ValidPhq9Total_Returns200_NoIssue_CountsTheLoincCodingNotCheckedOffline()
+    {
+        var total = File.ReadAllText(System.IO.Path.Combine(TestData.Root, "profiles", "examples", "trd-observation-phq9-total.valid.json"));
+
+        using var response = await api.Client().PostAsync(Path, ApiFactory.Body(total, "application/fhir+json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var outcome = await TestData.OutcomeAsync(response);
+        Assert.Equal("valid: no issues", Assert.Single(outcome.Issue).Details.Text);
+        var counts = Assert.Single(outcome.Extension, e => e.Url == "https://trd-fhir.example.org/fhir/StructureDefinition/codes-not-checked-offline");
+        Assert.Equal("http://loinc.org", ((FhirUri)counts.Extension.Single(e => e.Url == "system").Value).Value);
+        Assert.Equal(1, ((Integer)counts.Extension.Single(e => e.Url == "count").Value).Value);
+    }
 }

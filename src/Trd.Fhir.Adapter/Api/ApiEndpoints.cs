@@ -112,7 +112,9 @@ public static class ApiEndpoints
             }
             outcome = new OperationOutcome();
             outcome.Issue.AddRange(parsed.Outcome.Issue);
-            outcome.Issue.AddRange(validate.Validate(parsed.Resource, context.RequestAborted).Issue);
+            var validated = validate.Validate(parsed.Resource, context.RequestAborted);
+            outcome.Issue.AddRange(validated.Issue);
+            outcome.Extension.AddRange(validated.Extension); // codings not checked offline, per system (CodesNotCheckedOffline)
         }
         if (outcome.Issue.Count == 0)
             outcome.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Details = new CodeableConcept { Text = "valid: no issues" } });

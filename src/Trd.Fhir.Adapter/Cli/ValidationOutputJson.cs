@@ -9,7 +9,8 @@ namespace Trd.Fhir.Adapter.Cli;
 /// output line (NDJSON), so a run of any size streams. Each outcome names its input in the
 /// <see cref="InputExtension"/> extension (sub-extensions <c>file</c> and, for NDJSON, <c>line</c>) and each issue
 /// carries <c>location</c> = <c>file[:line[:column]]</c>. A valid input gets one information issue, since an
-/// OperationOutcome needs at least one.
+/// OperationOutcome needs at least one. Codings of large external code systems not checked offline (no <c>--tx</c>) follow
+/// as <c>codes-not-checked-offline</c> extensions, one per system (<see cref="Trd.Fhir.Profiles.Validation.CodesNotCheckedOffline"/>).
 /// </summary>
 internal sealed class ValidationOutputJson(TextWriter stdout) : ValidationOutput
 {
@@ -24,7 +25,7 @@ internal sealed class ValidationOutputJson(TextWriter stdout) : ValidationOutput
         var input = new Extension { Url = InputExtension };
         input.Extension.Add(new Extension("file", new FhirString(result.File)));
         if (result.Line is { } line) input.Extension.Add(new Extension("line", new Integer(line)));
-        oo.Extension.Add(input);
+        oo.Extension.Insert(0, input); // first: the codings not checked offline, per system, follow (CodesNotCheckedOffline)
         for (var k = 0; k < oo.Issue.Count; k++)
         {
             var at = k < result.Positions.Count ? result.Positions[k] : null;

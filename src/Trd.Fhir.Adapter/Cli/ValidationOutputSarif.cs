@@ -11,6 +11,8 @@ namespace Trd.Fhir.Adapter.Cli;
 /// or warning with <c>ruleId</c> = the FHIR issue code (<c>invariant</c>, <c>code-invalid</c>, …; <c>unreadable</c> for an
 /// input that could not be read), a physical location (file, and line/column where known) and the FHIRPath expression
 /// as a logical location. Results stream out as they come; the tool block with the rules actually used follows them.
+/// Codings of large external code systems not checked offline are one <c>toolExecutionNotifications</c> note of the
+/// invocation (<c>codes-not-checked-offline</c>, with the counts per system in its <c>properties</c>).
 /// </summary>
 internal sealed class ValidationOutputSarif : ValidationOutput
 {
@@ -109,6 +111,26 @@ internal sealed class ValidationOutputSarif : ValidationOutput
         _json.WriteStartArray("invocations");
         _json.WriteStartObject();
         _json.WriteBoolean("executionSuccessful", totals.Unreadable == 0);
+        if (totals.NotCheckedOfflineSummary() is { } note)
+        {
+            // The run's note on codes not checked offline (no --tx): the text line, and the counts per code system.
+            _json.WriteStartArray("toolExecutionNotifications");
+            _json.WriteStartObject();
+            _json.WriteStartObject("descriptor");
+            _json.WriteString("id", "codes-not-checked-offline");
+            _json.WriteEndObject();
+            _json.WriteString("level", "note");
+            _json.WriteStartObject("message");
+            _json.WriteString("text", note);
+            _json.WriteEndObject();
+            _json.WriteStartObject("properties");
+            _json.WriteStartObject("codingsNotCheckedOffline");
+            foreach (var (system, count) in totals.NotCheckedOffline) _json.WriteNumber(system, count);
+            _json.WriteEndObject();
+            _json.WriteEndObject();
+            _json.WriteEndObject();
+            _json.WriteEndArray();
+        }
         _json.WriteEndObject();
         _json.WriteEndArray();
         _json.WriteEndObject(); // run

@@ -97,6 +97,7 @@ public readonly partial record struct Finding(string Severity, string Code, stri
 /// Results arrive in input order, so the lines of one NDJSON file come together.</summary>
 public sealed class ValidationTotals
 {
+    private readonly Dictionary<string, long> _notChecked = new(StringComparer.Ordinal);
     private string? _lastFile;
 
     public int Resources { get; private set; }
@@ -121,10 +122,27 @@ public sealed class ValidationTotals
         }
         Resources += r.ResourceCount;
         Failed += r.InvalidResources;
+        foreach (var (system, count) in Trd.Fhir.Profiles.Validation.CodesNotCheckedOffline.Read(r.Outcome))
+            _notChecked[system] = _notChecked.GetValueOrDefault(system) + count;
         foreach (var f in r.Findings())
         {
             if (f.IsError) Errors++;
             else Warnings++;
         }
+    }
+
+    /// <summary>Codings of large external code systems (SNOMED CT, LOINC, …) not checked in this run, per system, most first.</summary>
+    public IReadOnlyList<(string System, long Count)> NotCheckedOffline =>
+        _notChecked.OrderByDescending(n => n.Value).ThenBy(n => n.Key, StringComparer.Ordinal).Select(n => (n.Key, n.Value)).ToList();
+
+    /// <summary>The run's note on codes not checked offline, or null when every coding was checked (or none was there):
+    /// <c>codes not checked offline: 1,234 coding(s) in 2 system(s) (http://loinc.org 1,200, http://snomed.info/sct 34) — use --tx URL to check them</c>.</summary>
+    public string? NotCheckedOfflineSummary()
+    {
+        var systems = NotCheckedOffline;
+        if (systems.Count == 0) return null;
+        var each = string.Join(", ", systems.Select(s => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{s.System} {s.Count:N0}")));
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"codes not checked offline: {systems.Sum(s => s.Count):N0} coding(s) in {systems.Count} system(s) ({each}) — use --tx URL to check them");
     }
 }

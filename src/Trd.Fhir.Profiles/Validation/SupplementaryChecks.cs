@@ -9,7 +9,7 @@ namespace Trd.Fhir.Profiles.Validation;
 /// its outcome (issue 12 item 3): Coding and Attachment rules, codes against their code systems, Bundle rules,
 /// QuestionnaireResponse against its Questionnaire, definition resources' consistency. Each rule family lives in its own file; every one is a single pass over the instance.
 /// </summary>
-internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning, RemoteTerminology? remote = null, bool reportNotChecked = false)
+internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning, RemoteTerminology? remote = null, bool reportNotChecked = false, bool countNotChecked = false)
 {
     private readonly CodeRules _codes = new(resolver, remote, reportNotChecked);
     private readonly DefinitionRules _definitions = new(resolver);
@@ -20,11 +20,12 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         var found = new List<OperationOutcome.IssueComponent>();
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);
         var codes = _codes.Begin(oo);
+        var engineErrors = NarrativeRules.Reported(oo);
         foreach (var (path, node) in Walk(instance, instance.TypeName))
         {
             try
             {
-                Dispatch(node, path, questionnaires, codes, _definitions, found);
+                Dispatch(node, path, questionnaires, codes, _definitions, engineErrors, found);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -35,9 +36,10 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         }
         codes.Complete(found);
         oo.Issue.AddRange(found);
+        if (countNotChecked) CodesNotCheckedOffline.Attach(oo, codes.NotCheckedOffline);
     }
 
-    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, DefinitionRules definitions, List<OperationOutcome.IssueComponent> found)
+    private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, DefinitionRules definitions, HashSet<string> engineErrors, List<OperationOutcome.IssueComponent> found)
     {
             switch (node)
             {
@@ -61,6 +63,12 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                     break;
                 case ValueSet vs:
                     definitions.ValueSet(vs, path, found);
+                    break;
+                case XHtml div:
+                    NarrativeRules.Div(div, path, engineErrors, found);
+                    break;
+                case Markdown md:
+                    NarrativeRules.Markdown(md, path, found);
                     break;
             }
     }

@@ -106,7 +106,8 @@ public sealed class ProgressLineTests
                 "validate: 2/6 file(s), 3 resource(s), 0 invalid, 3 s so far, about 6 s left\n" +
                 "validate: 4/6 file(s), 5 resource(s), 0 invalid, 5 s so far, about 3 s left\n",
                 _stderr.ToString());
-            Assert.Equal("validated 6 file(s), 6 resource(s): all valid, 0 error(s), 0 warning(s)\n", stdout.ToString());
+            Assert.Equal("codes not checked offline: 12 coding(s) in 2 system(s) (http://hl7.org/fhir/sid/icd-10-cm 6, http://snomed.info/sct 6) — use --tx URL to check them\n" +
+                "validated 6 file(s), 6 resource(s): all valid, 0 error(s), 0 warning(s)\n", stdout.ToString());
         }
         finally
         {

@@ -37,7 +37,8 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
         var (exit, output, error) = Run("validate", Example("trd-observation-phq9-total.valid.json"));
 
         Assert.Equal(ExitCodes.Success, exit);
-        Assert.Equal("validated 1 file(s), 1 resource(s): all valid, 0 error(s), 0 warning(s)\n", output);
+        Assert.Equal("codes not checked offline: 1 coding(s) in 1 system(s) (http://loinc.org 1) — use --tx URL to check them\n" +
+            "validated 1 file(s), 1 resource(s): all valid, 0 error(s), 0 warning(s)\n", output);
         Assert.Equal("", error);
     }
 
@@ -298,8 +299,8 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
 
         Assert.Equal(ExitCodes.ValidationFailed, exit);
         var outcomes = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => new FhirJsonDeserializer().Deserialize<OperationOutcome>(l)).ToList();
-        Assert.Equal([1, 3, 4, 6, 7], outcomes.Select(o => ((Integer)o.Extension.Single().Extension.Single(e => e.Url == "line").Value).Value!.Value));
-        Assert.All(outcomes, o => Assert.Equal(file, ((FhirString)o.Extension.Single().Extension.Single(e => e.Url == "file").Value).Value));
+        Assert.Equal([1, 3, 4, 6, 7], outcomes.Select(o => ((Integer)o.Extension.Single(e => e.Url == ValidationOutputJson.InputExtension).Extension.Single(e => e.Url == "line").Value).Value!.Value));
+        Assert.All(outcomes, o => Assert.Equal(file, ((FhirString)o.Extension.Single(e => e.Url == ValidationOutputJson.InputExtension).Extension.Single(e => e.Url == "file").Value).Value));
         Assert.Equal(OperationOutcome.IssueSeverity.Information, outcomes[0].Issue.Single().Severity);
         Assert.Equal($"{file}:4:1", outcomes[2].Issue[0].Location.Single());
         Assert.False(outcomes[2].Success);
