@@ -104,6 +104,10 @@ internal sealed class TrdResolver : IAsyncResourceResolver
     public bool ResolvesWithoutZip(string url) =>
         _ours.Find(url, null) is not null || _core.Find(url, null) is { Kind: PackEntryKind.Json };
 
+    /// <summary>The resource type of the canonical <paramref name="url"/> when ours, an extra source's or the core
+    /// specification's defines it, from the indexes only (nothing is loaded, specification.zip is not read); else null.</summary>
+    public string? KindOf(string url) => _ours.Find(url, null)?.ResourceType ?? _core.Find(url, null)?.ResourceType;
+
     public Resource? Resolve(string uri) =>
         _cache.GetOrAdd(uri, u => new Lazy<Resource?>(() => Load(u), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
 

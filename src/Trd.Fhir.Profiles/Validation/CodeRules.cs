@@ -65,6 +65,39 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
     private CodeSet? Local(string system) =>
         _systems.GetOrAdd(system, s => (remote is not null || resolver.ResolvesWithoutZip(s)) && resolver.Resolve(s) is CodeSystem cs ? CodeSet.Of(cs) : null);
 
+    /// <summary>
+    /// A system that cannot be a code system, whatever the code (terminologies-systems.html): the URL of a ValueSet (a
+    /// Coding names the code system its code is defined in, never a value set), or a URL in the specification's own
+    /// namespace (<c>http://hl7.org/fhir/[id]</c>, <c>…/v2/…</c>, <c>…/v3/…</c>) that the specification does not define —
+    /// typically an STU3 URL, e.g. <c>http://hl7.org/fhir/v2/0203</c>, which R4 moved to
+    /// <c>http://terminology.hl7.org/CodeSystem/v2-0203</c>. From the indexes only (no artefact is loaded).
+    /// </summary>
+    private bool NotACodeSystem(string system, string path, List<IssueComponent> found)
+    {
+        var kind = resolver.KindOf(system);
+        if (kind == "ValueSet")
+        {
+            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.CodeInvalid, "code-system-is-valueset",
+                $"'{system}' is a ValueSet, not a code system: Coding.system names the code system the code is defined in (the value set's compose says which).", path + ".system"));
+            return true;
+        }
+        if (kind is not null || !InFhirNamespace(system)) return false;
+        found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.CodeInvalid, "code-system-unknown-fhir",
+            $"Unknown code system '{system}': the FHIR specification defines no code system with this URL in its own namespace (R4 publishes the HL7 v2 and v3 tables as http://terminology.hl7.org/CodeSystem/…; see terminologies-systems.html).", path + ".system"));
+        return true;
+    }
+
+    /// <summary><c>http://hl7.org/fhir/[id]</c>, <c>http://hl7.org/fhir/v2/…</c>, <c>…/v3/…</c>, <c>…/ValueSet/…</c>,
+    /// <c>…/CodeSystem/…</c>: the specification's own URLs, all of which it defines (not <c>…/sid/…</c>, external systems'
+    /// identifiers, nor IG namespaces such as <c>…/us/core/…</c>).</summary>
+    private static bool InFhirNamespace(string system)
+    {
+        const string Base = "http://hl7.org/fhir/";
+        if (!system.StartsWith(Base, StringComparison.Ordinal) || system.Length == Base.Length) return false;
+        var rest = system.AsSpan(Base.Length);
+        return rest.IndexOf('/') < 0 || rest.StartsWith("v2/") || rest.StartsWith("v3/") || rest.StartsWith("ValueSet/") || rest.StartsWith("CodeSystem/");
+    }
+
     internal sealed class Scope(CodeRules rules, HashSet<string> reported)
     {
         private readonly Dictionary<string, (string Path, int Count)> _offline = new(StringComparer.Ordinal);
@@ -89,6 +122,7 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
                 }
                 return;
             }
+            if (rules.NotACodeSystem(system, path, found)) return;
             if (rules.Remote is { } remote)
             {
                 var verdict = remote.ValidateCoding(c);
