@@ -16,12 +16,17 @@ namespace Trd.Fhir.Profiles.Validation;
 /// <item>ValueSet (valueset.html#compose), for an included system we hold complete: <c>include.concept.code</c> is a code
 /// of it; <c>filter.property</c> is "a property or a filter defined in the code system" (or <c>concept</c>/<c>code</c>);
 /// the value of a hierarchy filter (is-a, descendent-of, is-not-a, generalizes) is a code of it;</item>
+/// <item>SearchParameter, OperationDefinition, StructureDefinition: see DefinitionSearchParameter.cs, DefinitionOperation.cs,
+/// DefinitionStructure.cs;</item>
 /// <item>Questionnaire: que-12 as HL7 corrected it ("If there are more than one enableWhen, enableBehavior must be
 /// specified": R4 4.0.1 wrote <c>count() &gt; 2</c>, the reference checks <c>&gt; 1</c>).</item>
 /// </list>
 /// </summary>
-internal sealed class DefinitionRules(TrdResolver resolver)
+internal sealed partial class DefinitionRules(TrdResolver resolver)
 {
+    /// <summary>The resolver, for the other parts of this class (DefinitionSearchParameter.cs, DefinitionStructure.cs).</summary>
+    private TrdResolver Resolver => resolver;
+
     /// <summary>Concept properties the specification defines for every code system (codesystem-concept-properties).</summary>
     private static readonly HashSet<string> StandardProperties = new(StringComparer.Ordinal)
     {

@@ -66,6 +66,15 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                 case ValueSet vs:
                     definitions.ValueSet(vs, path, found);
                     break;
+                case SearchParameter sp:
+                    definitions.SearchParam(sp, path, found);
+                    break;
+                case OperationDefinition op:
+                    DefinitionRules.Operation(op, path, found);
+                    break;
+                case StructureDefinition sd:
+                    definitions.Structure(sd, path, found);
+                    break;
                 case XHtml div:
                     NarrativeRules.Div(div, path, engineErrors, found);
                     break;
