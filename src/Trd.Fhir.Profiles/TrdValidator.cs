@@ -26,6 +26,7 @@ public sealed class TrdValidator : IDisposable
     private readonly bool _prefetch;
     private readonly CompileGate _gate;
     private readonly SharedStateValidator? _shared;
+    private FastPath? _fast;
     private IReadOnlyList<string>? _profileUrls;
 
     private TrdValidator(TrdResolver resolver, Validator validator, Dictionary<string, string> byKind, IDisposable[] owned, bool prefetch, bool sharedState)
@@ -60,6 +61,9 @@ public sealed class TrdValidator : IDisposable
     /// <summary>Bundles with more entries than this are validated in chunks (<see cref="ChunkedBundle"/>: linear, same
     /// findings); smaller ones in one pass. Settable for the equivalence tests.</summary>
     internal int ChunkedAbove { get; init; } = 256;
+
+    /// <summary>The shape memo in front of the engine for standalone resources, or null when off (tests, benchmarks).</summary>
+    internal FastPath? Fast => _fast;
 
     /// <summary>Whether this validator runs through <see cref="SharedStateValidator"/> (tests).</summary>
     internal bool SharesState => _shared is not null;
@@ -103,7 +107,10 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        return new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline, options.CountCodesNotCheckedOffline) };
+        var trd = new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline, options.CountCodesNotCheckedOffline) };
+        // A remote terminology server answers from outside the process: its answers are not remembered.
+        if (options.FastPath && remote is null) trd._fast = new FastPath(resolver.Resolve);
+        return trd;
     }
 
     /// <summary>
@@ -115,7 +122,10 @@ public sealed class TrdValidator : IDisposable
         ArgumentNullException.ThrowIfNull(resource);
         if (_prefetch) _resolver.Prefetch(PrefetchKeys(resource, profile));
         _gate.Ensure(resource, profile, ProfilePolicy.MetaProfile);
-        return Finish(Run(resource, profile), resource, profile);
+        var oo = _fast is { } fast && resource is not Bundle
+            ? fast.Validate(resource, ApplicableProfiles(resource, profile), $"{profile}|{CurrentPolicy.Value}", () => Run(resource, profile))
+            : Run(resource, profile);
+        return Finish(oo, resource, profile);
     }
 
     /// <summary>Validates a Bundle: the Bundle itself, then each entry against its own type and meta.profile, and with
@@ -256,6 +266,17 @@ public sealed class TrdValidator : IDisposable
             }
         }
         return oo;
+    }
+
+    /// <summary>Every profile the engine may validate <paramref name="r"/> against besides its core type (see <see cref="SelectProfiles"/>).</summary>
+    private List<string> ApplicableProfiles(Resource r, string? profile)
+    {
+        var list = new List<string>();
+        if (profile is not null) list.Add(profile);
+        list.AddRange(r.Meta?.Profile.OfType<string>() ?? []);
+        if (VitalSigns.ImpliedProfile(r) is { } vital) list.Add(vital);
+        if (CurrentPolicy.Value == ProfilePolicy.MetaProfileAndKind && _byKind.TryGetValue(r.TypeName, out var url)) list.Add(url);
+        return list;
     }
 
     private static Firely.Fhir.Validation.Canonical[] SelectProfiles(Firely.Fhir.Validation.Canonical[] profiles, PocoNode node, Dictionary<string, string> byKind)

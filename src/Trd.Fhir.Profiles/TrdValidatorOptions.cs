@@ -80,6 +80,15 @@ public sealed class TrdValidatorOptions
     /// <summary>Timeout of one call to <see cref="TerminologyServer"/>. Default: 10 s.</summary>
     public TimeSpan TerminologyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Remember the shapes of standalone resources the Firely engine found nothing in, and give the same empty outcome for a
+    /// resource of the same shape without running the engine again — after re-checking on it every invariant that reads a
+    /// value the shape leaves free (Scale/FastPath.cs; docs/benchmarks.md §0.3). Any finding always comes from the engine.
+    /// Bundles always take the full engine; off with a <see cref="TerminologyServer"/> or <see cref="RemoteTerminology"/>.
+    /// Default: true; false (CLI <c>validate --full-engine</c>) runs the engine on every resource.
+    /// </summary>
+    public bool FastPath { get; set; } = true;
+
     /// <summary>Validate through Scale.SharedStateValidator (one FHIRPath cache for the process) when the Firely version
     /// allows it. Default: true; false only to compare with the public Firely entry point (tests, benchmarks).</summary>
     internal bool SharedState { get; set; } = true;

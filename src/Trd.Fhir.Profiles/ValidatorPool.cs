@@ -49,19 +49,25 @@ public sealed class ValidatorPool : IDisposable
 
     /// <summary>As <see cref="TryOpen(IReadOnlyList{string}, IReadOnlyDictionary{string, string}, out ValidatorPool?, out string?)"/>,
     /// with a terminology server (<c>--tx</c>, <see cref="TrdValidatorOptions.TerminologyServer"/>): then the pool is private.</summary>
-    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, out ValidatorPool? pool, out string? error)
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, out ValidatorPool? pool, out string? error) =>
+        TryOpen(packages, kindProfiles, terminologyServer, fullEngine: false, out pool, out error);
+
+    /// <summary>As above; with <paramref name="fullEngine"/> (CLI <c>validate --full-engine</c>) a private pool that runs the
+    /// Firely engine on every resource (<see cref="TrdValidatorOptions.FastPath"/> off), to compare with the fast path.</summary>
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, bool fullEngine, out ValidatorPool? pool, out string? error)
     {
         ArgumentNullException.ThrowIfNull(packages);
         ArgumentNullException.ThrowIfNull(kindProfiles);
         pool = null;
         error = null;
-        if (packages.Count == 0 && terminologyServer is null)
+        if (packages.Count == 0 && terminologyServer is null && !fullEngine)
         {
             pool = Shared(kindProfiles);
             return true;
         }
         var options = Options(kindProfiles);
         options.TerminologyServer = terminologyServer;
+        options.FastPath = !fullEngine;
         foreach (var package in packages)
         {
             if (!File.Exists(package) && !Directory.Exists(package))

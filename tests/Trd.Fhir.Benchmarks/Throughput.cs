@@ -30,23 +30,30 @@ public static class Throughput
         var corpus = Directory.EnumerateFiles(Path.Combine(root, "tests", "Trd.Fhir.Adapter.Tests", "Golden"), "*.bundle.json").Order(StringComparer.Ordinal)
             .Select(f => (Bundle)TrdFhirParser.ParseJson(File.ReadAllText(f)).Resource!)
             .SelectMany(b => b.Entry.Select(e => e.Resource!)).ToList();
-        using var trd = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry });
-        trd.WarmUp();
+        using var full = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry, FastPath = false });
+        full.WarmUp();
+        using var fast = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry });
+        fast.WarmUp();
         var textbook = onlyTrd ? null! : Textbook.Create(Path.Combine(root, "profiles"));
         var disagree = 0;
         for (var pass = 0; pass < 2; pass++)
         {
-            disagree = onlyTrd ? corpus.Count(r => trd.Validate(r) is null) : corpus.Count(r => Render(textbook.Validate(r)) != Render(trd.Validate(r)));
+            disagree = onlyTrd ? corpus.Count(r => full.Validate(r) is null) : corpus.Count(r => Render(textbook.Validate(r)) != Render(full.Validate(r)));
         }
-        Console.WriteLine($"corpus: {corpus.Count} resources; raw Firely and TrdValidator disagree on {disagree} (issue lists compared)");
+        // the fast path against the full engine, on every resource, memo warm (second pass) and cold (first pass above)
+        var fastDisagree = corpus.Count(r => RenderAll(fast.Validate(r)) != RenderAll(full.Validate(r)));
+        Console.WriteLine($"corpus: {corpus.Count} resources; raw Firely and TrdValidator disagree on {disagree}; fast path and full engine disagree on {fastDisagree} (issue lists compared)");
+        disagree += fastDisagree;
         Console.WriteLine($"cores: {Environment.ProcessorCount}; uptime: {Uptime()}");
 
         var runs = new Dictionary<string, List<(double PerSecond, double CpuPerResourceMs)>>();
         var variants = new (string Name, Action<Resource> One, bool Parallel)[]
         {
             ("raw Firely, 1 thread", r => textbook.Validate(r), false),
-            ("TrdValidator, 1 thread", r => trd.Validate(r), false),
-            ($"TrdValidator, {Environment.ProcessorCount} threads", r => trd.Validate(r), true),
+            ("TrdValidator full engine, 1 thread", r => full.Validate(r), false),
+            ("TrdValidator fast path, 1 thread", r => fast.Validate(r), false),
+            ($"TrdValidator fast path, {Environment.ProcessorCount} threads", r => fast.Validate(r), true),
+            ($"TrdValidator full engine, {Environment.ProcessorCount} threads", r => full.Validate(r), true),
             ($"raw Firely, {Environment.ProcessorCount} threads", r => textbook.Validate(r), true),
         };
         if (onlyTrd) variants = variants.Where(v => v.Name.StartsWith("Trd", StringComparison.Ordinal)).ToArray();
@@ -96,6 +103,9 @@ public static class Throughput
 
     internal static string Render(OperationOutcome oo) =>
         string.Join("\n", oo.Issue.Select(i => $"{i.Severity}|{i.Code}|{i.Details?.Text}"));
+
+    private static string RenderAll(OperationOutcome oo) =>
+        string.Join("\n", oo.Issue.Select(i => $"{i.Severity}|{i.Code}|{i.Details?.Text}|{i.Diagnostics}|{string.Join(",", i.Expression)}"));
 
     private static string Uptime() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "?";
 }

@@ -34,10 +34,11 @@ internal static class ValidateCommand
         });
 
         var progressWanted = ProgressLine.Option();
+        var fullEngine = new Option<bool>("--full-engine") { Description = "Run the Firely engine on every resource: no shape memo (the fast path gives the same findings, faster; docs/benchmarks.md)" };
 
         var command = new Command("validate", "Validate FHIR R4 resources, Bundles and NDJSON against the Trd.Fhir profiles (and --ig packages)")
         {
-            paths, profile, igs, tx, byKind, kindProfiles, format, jobs, progressWanted,
+            paths, profile, igs, tx, byKind, kindProfiles, format, jobs, progressWanted, fullEngine,
         };
         command.SetAction(parse =>
         {
@@ -54,7 +55,7 @@ internal static class ValidateCommand
                 console.Error($"validate: --tx {txUrl}: not an http(s) URL (fix: give the terminology server's FHIR base URL, e.g. https://tx.example.org/r4)");
                 return ExitCodes.UsageOrInput;
             }
-            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, server, out var pool, out var problem))
+            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, server, parse.GetValue(fullEngine), out var pool, out var problem))
             {
                 console.Error(problem!);
                 return ExitCodes.UsageOrInput;

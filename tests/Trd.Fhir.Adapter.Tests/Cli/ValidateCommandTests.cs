@@ -43,6 +43,24 @@ public sealed class ValidateCommandTests() : CliTest("trd-validate-")
     }
 
     [Fact]
+    public void Validate_FullEngine_SameReportAsTheFastPath()
+    {
+        // every profile example (valid and invalid) and a mixed NDJSON file, given twice so the second copy meets a warm memo
+        var examples = Repo.Path("profiles", "examples");
+        var ndjson = MixedNdjson();
+        var copy = Path.Combine(Dir, "again");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(examples, "*.valid*.json")) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+
+        var fast = Run("validate", "--format", "json", "-j", "1", examples, copy, ndjson);
+        var full = Run("validate", "--full-engine", "--format", "json", "-j", "1", examples, copy, ndjson);
+
+        Assert.Equal(ExitCodes.ValidationFailed, fast.Item1);
+        Assert.Contains("\"severity\":\"error\"", fast.Item2, StringComparison.Ordinal);
+        Assert.Equal(full, fast);
+    }
+
+    [Fact]
     public void Validate_InvalidExample_Exit1WithFileLineColumnExpressionAndMessage()
     {
         var file = Example("trd-careplan-phase.invalid-minimum-duration-not-ucum.json");
