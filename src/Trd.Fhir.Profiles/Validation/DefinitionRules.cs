@@ -104,6 +104,17 @@ internal sealed partial class DefinitionRules(TrdResolver resolver)
         }
     }
 
+    /// <summary>The <c>url</c> of a canonical resource is "an absolute URI" (resource.html#canonical, the definition of every
+    /// canonical resource's <c>url</c>): a relative one (e.g. <c>ValueSet/x</c>), also in a contained resource, cannot be
+    /// referenced by canonical — error, as the HL7 validator reports it.</summary>
+    public static void CanonicalUrl(IVersionableConformanceResource resource, string path, List<IssueComponent> found)
+    {
+        if (resource.Url is not { Length: > 0 } url) return;
+        if (!url.StartsWith('/') && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !url.Contains(' ', StringComparison.Ordinal)) return;
+        found.Add(Error(IssueType.Invalid, "canonical-url-absolute",
+            $"The canonical URL of this {((Resource)resource).TypeName} must be an absolute URI (e.g. http://example.org/fhir/{((Resource)resource).TypeName}/x or urn:uuid:…), not '{url}'.", path + ".url"));
+    }
+
     /// <summary>que-12 as corrected: more than one enableWhen needs enableBehavior.</summary>
     public static void QuestionnaireItem(Questionnaire.ItemComponent item, string path, List<IssueComponent> found)
     {

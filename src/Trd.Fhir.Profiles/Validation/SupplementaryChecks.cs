@@ -43,6 +43,7 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
 
     private static void Dispatch(Base node, string path, QuestionnaireResponseRules questionnaires, CodeRules.Scope codes, DefinitionRules definitions, HashSet<string> engineErrors, List<OperationOutcome.IssueComponent> found)
     {
+            if (node is IVersionableConformanceResource conformance) DefinitionRules.CanonicalUrl(conformance, path, found);
             switch (node)
             {
                 case Coding c:
