@@ -11,7 +11,8 @@ namespace Trd.Fhir.Profiles.Validation;
 /// schema): malformed XML, a DOCTYPE, a root that is not <c>&lt;div&gt;</c> in the XHTML namespace, elements and attributes
 /// the FHIR XHTML schema leaves out (script, style, forms, object/iframe/embed, head/body, <c>on*</c> event attributes),
 /// elements in another namespace, an empty narrative. Those are not reported again: these rules run only on a div the
-/// engine found no error in.</para>
+/// engine found no error in. One engine finding is relaxed: a missing <c>img/@alt</c> (XHTML's rule, not txt-1's) is a
+/// warning.</para>
 /// <list type="bullet">
 /// <item>The links of the narrative (<c>a/@href</c>, <c>area/@href</c>, <c>img/@src</c>): no <c>javascript:</c> or
 /// <c>vbscript:</c> URL — narrative.html: the XHTML "SHALL NOT contain … scripts", and a script URL is one; a URL is not
@@ -27,6 +28,23 @@ namespace Trd.Fhir.Profiles.Validation;
 internal static partial class NarrativeRules
 {
     private const string XhtmlNamespace = "http://www.w3.org/1999/xhtml";
+
+    private const string MissingAlt = "The required attribute 'alt' is missing.";
+
+    /// <summary>
+    /// The engine checks a div against the XHTML 1.0 schema, which requires <c>img/@alt</c>; FHIR's txt-1 (narrative.html:
+    /// the allowed elements and attributes) does not, nor does the HL7 validator. That finding becomes a warning (same
+    /// text, with why), so that a narrative image without a text alternative does not make a resource invalid.
+    /// </summary>
+    public static void RelaxMissingAlt(OperationOutcome engineOutcome)
+    {
+        foreach (var i in engineOutcome.Issue)
+        {
+            if (i.Severity != IssueSeverity.Error || i.Details?.Text != MissingAlt || i.Expression.FirstOrDefault() is not { } at || !at.EndsWith(".div", StringComparison.Ordinal)) continue;
+            i.Severity = IssueSeverity.Warning;
+            i.Details.Text = MissingAlt + " An image in the narrative should have a text alternative (XHTML requires alt; FHIR's txt-1 does not, so this is a warning).";
+        }
+    }
 
     /// <summary>The paths the engine reported an error or fatal issue at (a div already found invalid is left alone).</summary>
     public static HashSet<string> Reported(OperationOutcome engineOutcome)

@@ -18,6 +18,7 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
     public void Apply(OperationOutcome oo, Resource instance)
     {
         if (unknownAsWarning) UnknownArtifacts.Consolidate(oo);
+        NarrativeRules.RelaxMissingAlt(oo);
         var found = new List<OperationOutcome.IssueComponent>();
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);
         var codes = _codes.Begin(oo);
