@@ -19,12 +19,14 @@ public static class Throughput
         var rounds = 3;
         var onlyTrd = false;
         var publicEntry = false;
+        var copies = 10;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--only-trd") onlyTrd = true;
             else if (args[i] == "--public-entry") publicEntry = true; // measure without the shared FHIRPath cache
             if (args[i] == "--seconds") seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
             else if (args[i] == "--rounds") rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (args[i] == "--distinct") copies = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
         }
         var root = Repo.Root();
         var corpus = Directory.EnumerateFiles(Path.Combine(root, "tests", "Trd.Fhir.Adapter.Tests", "Golden"), "*.bundle.json").Order(StringComparer.Ordinal)
@@ -73,8 +75,58 @@ public static class Throughput
             var m = Median(runs[name].Select(x => x.PerSecond));
             Console.WriteLine(FormattableString.Invariant($"{name}\t{m:0}\t{m / baseline:0.00}\t{Median(runs[name].Select(x => x.CpuPerResourceMs)):0.000}"));
         }
+        if (copies > 0 && !onlyTrd) disagree += Distinct(Path.Combine(root, "tests", "Trd.Fhir.Adapter.Tests", "Golden"), copies, rounds, full, textbook, publicEntry);
         Console.WriteLine($"uptime: {Uptime()}");
         return disagree == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Inputs not seen before: <paramref name="copies"/> distinct copies of every golden entry (<see cref="DistinctCorpus"/>),
+    /// each validated once by a fast-path validator whose memo is cold at the start (a new one per measurement, compiled
+    /// first), beside the full engine and raw Firely on the same resources. Checks first that the fast path (cold) and the
+    /// full engine agree on every resource. Returns the number of disagreements.
+    /// </summary>
+    private static int Distinct(string golden, int copies, int rounds, TrdValidator full, Firely.Fhir.Validation.Validator textbook, bool publicEntry)
+    {
+        var corpus = Trd.Fhir.Profiles.Tests.DistinctCorpus.Make(golden, copies);
+        TrdValidator Cold()
+        {
+            var v = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry });
+            v.WarmUp();
+            foreach (var r in corpus.DistinctBy(r => r.TypeName + string.Join(",", r.Meta?.Profile ?? []))) v.Validate((Resource)r.DeepCopy()); // compile every kind…
+            return v;
+        }
+        int disagree;
+        using (var check = TrdValidator.Create(new TrdValidatorOptions { SharedState = !publicEntry }))
+        {
+            disagree = corpus.Count(r => RenderAll(check.Validate(r)) != RenderAll(full.Validate(r)));
+            var f = check.Fast!;
+            Console.WriteLine($"distinct corpus: {corpus.Count} resources ({copies} copies of each golden entry), each seen once; fast path and full engine disagree on {disagree}; memo: {f.Hits} hits, {f.Misses} misses, {f.InvariantMisses} invariant misses, {f.Bypassed} not keyable, {f.Count} shapes");
+        }
+        var runs = new Dictionary<string, List<(double PerSecond, double CpuPerResourceMs)>>();
+        var names = new[] { "raw Firely, 1 thread", "TrdValidator full engine, 1 thread", "TrdValidator fast path (memo cold), 1 thread", $"TrdValidator fast path (memo cold), {Environment.ProcessorCount} threads", $"TrdValidator full engine, {Environment.ProcessorCount} threads" };
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var name in names)
+            {
+                var parallel = name.EndsWith("threads", StringComparison.Ordinal);
+                using var cold = name.Contains("fast path", StringComparison.Ordinal) ? Cold() : null; // …but remember no shape
+                cold?.Fast!.Clear();
+                Action<Resource> one = name.StartsWith("raw", StringComparison.Ordinal) ? r => textbook.Validate(r) : cold is not null ? r => cold.Validate(r) : r => full.Validate(r);
+                var (perSecond, cpuMs) = Measure(corpus, one, parallel, 0);
+                (runs.TryGetValue(name, out var l) ? l : runs[name] = []).Add((perSecond, cpuMs));
+                var memo = cold is null ? "" : $"\tmemo: {cold.Fast!.Hits} hits, {cold.Fast.Misses} misses, {cold.Fast.InvariantMisses} invariant misses, {cold.Fast.Bypassed} not keyable";
+                Console.WriteLine(FormattableString.Invariant($"distinct round {round}\t{name}\t{perSecond:0} resources/s\t{cpuMs:0.000} ms CPU/resource{memo}"));
+            }
+        }
+        var baseline = Median(runs[names[0]].Select(x => x.PerSecond));
+        Console.WriteLine("distinct corpus: variant\tmedian resources/s\tratio vs raw Firely 1 thread\tmedian ms CPU/resource");
+        foreach (var name in names)
+        {
+            var m = Median(runs[name].Select(x => x.PerSecond));
+            Console.WriteLine(FormattableString.Invariant($"{name}\t{m:0}\t{m / baseline:0.00}\t{Median(runs[name].Select(x => x.CpuPerResourceMs)):0.000}"));
+        }
+        return disagree;
     }
 
     private static (double PerSecond, double CpuPerResourceMs) Measure(List<Resource> corpus, Action<Resource> one, bool parallel, double seconds)
@@ -84,12 +136,13 @@ public static class Throughput
         var cpu0 = process.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         long done = 0;
-        while (sw.Elapsed.TotalSeconds < seconds)
+        do
         {
             if (parallel) Parallel.ForEach(corpus, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, one);
             else corpus.ForEach(one);
             done += corpus.Count;
         }
+        while (sw.Elapsed.TotalSeconds < seconds);
         sw.Stop();
         process.Refresh();
         return (done / sw.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu0).TotalMilliseconds / done);

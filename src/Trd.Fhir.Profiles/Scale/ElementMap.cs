@@ -37,6 +37,10 @@ internal sealed class ElementMap
         ("dom-6", "text.`div`.exists()"),
     ];
 
+    /// <summary>Types no binding applies to (Firely's BindingValidator checks only coded and string-like values): a binding on
+    /// a choice element (e.g. Goal.start[x] for its CodeableConcept) does not pin its date.</summary>
+    private static readonly HashSet<string> Unbindable = new(StringComparer.Ordinal) { "date", "dateTime", "instant", "time" };
+
     private static readonly string[] OutsideMarkers = ["%", "now()", "today()", "timeOfDay()", "resolve(", "memberOf(", "conformsTo("];
 
     private readonly Func<string, Resource?> _resolve;
@@ -116,7 +120,8 @@ internal sealed class ElementMap
             eds.AddRange(extRoot);
             contexts.Add(new Context(ext, "Extension"));
         }
-        var pinned = parent.Pinned || PinnedTypes.Contains(type) || eds.Any(Constrains);
+        var slicePaths = new List<string[]>();
+        var pinned = parent.Pinned || PinnedTypes.Contains(type) || eds.Any(e => Constrains(e, type)) || !Discriminators(parent.SlicePaths, name, eds, slicePaths);
         var free = pinned ? FreeKind.None : type switch
         {
             "string" when parent.Type == "Reference" && name == "reference" => FreeKind.RelativeReference,
@@ -129,13 +134,40 @@ internal sealed class ElementMap
             "time" => FreeKind.Time,
             _ => FreeKind.None,
         };
-        return new NodeRule([.. contexts.Distinct()], pinned, free, Invariants(eds), this, type);
+        return new NodeRule([.. contexts.Distinct()], pinned, free, Invariants(eds), this, type) { SlicePaths = pinned ? [] : [.. slicePaths] };
     }
 
+    /// <summary>
+    /// Slicing: Firely reads the element each discriminator path leads to (value, pattern, type, profile, exists) to choose
+    /// a slice; nothing else of the sliced element. So the paths are followed down: the node a path ends on is pinned with
+    /// its subtree; a path that is not plain names (<c>$this</c>, <c>resolve()</c>, <c>extension('…')</c>, <c>ofType()</c>)
+    /// pins the whole sliced element. False = this node is pinned; <paramref name="below"/> gets the paths that continue.
+    /// </summary>
+    private static bool Discriminators(string[][] inherited, string name, List<ElementDefinition> eds, List<string[]> below)
+    {
+        foreach (var path in inherited)
+        {
+            if (!Leads(path[0], name)) continue;
+            if (path.Length == 1) return false;
+            below.Add(path[1..]);
+        }
+        foreach (var d in eds.SelectMany(e => e.Slicing?.Discriminator ?? []))
+        {
+            if (d.Path is not { Length: > 0 } p || p.Any(c => c is '(' or '$' or '%' or '[' or ' ')) return false;
+            below.Add(p.Split('.'));
+        }
+        return true;
+    }
+
+    /// <summary>Whether a discriminator path segment may name the child <paramref name="name"/> (value, value[x], valueQuantity).</summary>
+    private static bool Leads(string segment, string name) =>
+        segment.StartsWith(name, StringComparison.Ordinal)
+        && (segment.Length == name.Length || segment[name.Length..] == "[x]" || char.IsAsciiLetterUpper(segment[name.Length]));
+
     /// <summary>Whether a definition constrains the values of its element or of anything below it.</summary>
-    private static bool Constrains(ElementDefinition ed) =>
-        ed.Fixed is not null || ed.Pattern is not null || ed.Binding is not null || ed.MaxLength is not null
-        || ed.MinValue is not null || ed.MaxValue is not null || ed.Slicing is not null
+    private static bool Constrains(ElementDefinition ed, string type) =>
+        ed.Fixed is not null || ed.Pattern is not null || (ed.Binding is not null && !Unbindable.Contains(type)) || ed.MaxLength is not null
+        || ed.MinValue is not null || ed.MaxValue is not null
         || ed.Extension.Any(ReadsValues) || ed.Type.Any(t => t.Extension.Any(ReadsValues));
 
     /// <summary>Extensions of a definition that make Firely read the value: a regex, and the FHIR tools extensions

@@ -47,14 +47,19 @@ internal sealed class NodeRule
     /// <summary>A node that cannot be placed in the profiles (unknown element, contained resource, unresolvable type).</summary>
     public static readonly NodeRule Unmapped = new([], true, FreeKind.None, [], null!, "");
 
+
     /// <summary>The instance type of the node.</summary>
     public string Type { get; }
 
     /// <summary>(StructureDefinition, element path) pairs whose definitions apply to this node; children are looked up under them.</summary>
     public Context[] Contexts { get; }
 
-    /// <summary>This node and its descendants keep every value verbatim (constrained, coded, sliced, …).</summary>
+    /// <summary>This node and its descendants keep every value verbatim (constrained, coded, read by a slice discriminator, …).</summary>
     public bool Pinned { get; }
+
+    /// <summary>The rest of the paths of slicing discriminators declared on this node or above it that lead below it:
+    /// the nodes they reach (and everything under them) are pinned.</summary>
+    public string[][] SlicePaths { get; init; } = [];
 
     /// <summary>How this node's own primitive value enters the key.</summary>
     public FreeKind Free { get; }

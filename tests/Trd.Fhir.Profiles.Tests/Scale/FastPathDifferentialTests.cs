@@ -97,6 +97,26 @@ public class FastPathDifferentialTests : IClassFixture<FastPathDifferentialTests
     }
 
     [Fact]
+    public void FastPath_DistinctCopiesAndTheirMutations_SameIssuesAsFullEngine_MostFromMemo()
+    {
+        // resources never seen: other ids, identifier values, Type/id references, dates (DistinctCorpus), then single mutations of them
+        var copies = DistinctCorpus.Make(Path.Combine(AppContext.BaseDirectory, "TestData", "golden"), 3);
+        var fast = _pair.Fast.Fast!;
+        var failures = new List<string>();
+        var (hits0, n) = (fast.Hits, 0);
+        foreach (var (what, r) in copies.Select((r, i) => ($"copy {i} {r.TypeName}", r)).Concat(MutationCorpus.Generate(copies, perResource: 2, seed: 17)))
+        {
+            n++;
+            var expected = Render(_pair.Full.Validate(r));
+            var actual = Render(_pair.Fast.Validate(r));
+            if (expected != actual && failures.Count < 10) failures.Add($"{what}:\nfull engine\n{expected}\nfast path\n{actual}");
+        }
+        _out.WriteLine($"{copies.Count} copies and {n - copies.Count} mutants of them: {fast.Hits - hits0} from the memo; misses {fast.Misses}, invariant misses {fast.InvariantMisses}, bypassed {fast.Bypassed}, shapes {fast.Count}");
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+        Assert.True(fast.Hits - hits0 >= copies.Count * 3 / 4, $"only {fast.Hits - hits0} of {n} from the memo");
+    }
+
+    [Fact]
     public void FastPath_MutationCorpus_SameIssuesAsFullEngine_ManyFromMemo()
     {
         var corpus = Corpus();

@@ -48,8 +48,11 @@ public class FastPathRulesTests : IClassFixture<FastPathDifferentialTests.Pair>
         d.Onset = new FhirDateTime("2024-02-01T10:00:00+01:00"); // other precision: another class
         Assert.NotEqual(key, Key(d));
 
+        // trd-condition slices identifier by value:system: the discriminator's element is pinned, the rest is not
         var e = (Condition)a.DeepCopy();
-        e.Identifier[0].Value = "another-identifier";  // Identifier sliced by the profile: verbatim
+        e.Identifier[0].Value = "another-identifier";
+        Assert.Equal(key, Key(e));
+        e.Identifier[0].System = "https://example.org/other";
         Assert.NotEqual(key, Key(e));
     }
 
