@@ -14,7 +14,8 @@ namespace Trd.Fhir.Profiles.Validation;
 /// <item>a slice (<c>sliceName</c>) follows the declaration of its slicing: an earlier differential element on the same
 /// path with <c>slicing</c>, or a sliced element in the base (extensions are always sliced by url; choice elements by
 /// type) — a warning: the HL7 tools assume a default slicing (R4's own familymemberhistory-genetic relies on it);</item>
-/// <item>a constraint's differential against its base: DefinitionStructureBase.cs;</item>
+/// <item>a constraint has its base's <c>type</c> and <c>kind</c> — error; its differential against its base:
+/// DefinitionStructureBase.cs;</item>
 /// <item><c>baseDefinition</c> resolves: a core URL that does not resolve is an error, any other a warning (the profile
 /// was not checked against its base; fix: <c>--ig</c>).</item>
 /// </list>
@@ -37,6 +38,14 @@ internal sealed partial class DefinitionRules
             }
         }
         var constrained = sd.Derivation == StructureDefinition.TypeDerivationRule.Constraint ? baseSd : null;
+        if (constrained is not null)
+        {
+            // a constraint profiles its base's type (profiling.html): same type, same kind
+            if (sd.Type is { Length: > 0 } type && constrained.Type is { Length: > 0 } baseType && type != baseType)
+                found.Add(Error(IssueType.BusinessRule, "sd-constraint-type", $"This constraint is on type '{type}', but its base {constrained.Url} defines '{baseType}': a profile constrains the type of its base.", path + ".type"));
+            if (sd.Kind is { } kind && constrained.Kind is { } baseKind && kind != baseKind)
+                found.Add(Error(IssueType.BusinessRule, "sd-constraint-kind", $"This constraint is of kind '{Hl7.Fhir.Utility.EnumUtility.GetLiteral(kind)}', but its base {constrained.Url} is of kind '{Hl7.Fhir.Utility.EnumUtility.GetLiteral(baseKind)}'.", path + ".kind"));
+        }
         if (sd.Differential is { } differential)
         {
             Elements(differential.Element, path + ".differential", constrained, found);

@@ -11,6 +11,7 @@ namespace Trd.Fhir.Profiles.Validation;
 /// <item>each <c>type.code</c> is one of the base element's types (or a specialisation of one);</item>
 /// <item>cardinality is only restricted: <c>max</c> ≤ the base's max, and <c>min</c> ≥ the base's min (a slice may lower
 /// its own min);</item>
+/// <item>a <c>fixed[x]</c>/<c>pattern[x]</c> value is of the element's type;</item>
 /// <item>the elements come in the order of the base.</item>
 /// </list>
 /// All errors, as the HL7 validator reports them when it builds the snapshot. Core type definitions are resolved through
@@ -59,6 +60,15 @@ internal sealed partial class DefinitionRules
             {
                 if (e.Type[k].Code is not { Length: > 0 } code || allowed.Count == 0 || !IsKnownType(code) || allowed.Any(a => Specialises(code, a))) continue;
                 found.Add(Error(IssueType.Structure, "sd-type-not-in-base", $"The type '{code}' of {elementPath} is not one of the types the base allows there ({string.Join(", ", allowed)}).", $"{at}.type[{k}].code"));
+            }
+            foreach (var (kind, value) in new[] { ("fixed", e.Fixed), ("pattern", e.Pattern) })
+            {
+                // fixed[x]/pattern[x] is "of the same type as the element" (elementdefinition.html): the types the differential
+                // gives it, else the base's
+                var types = e.Type.Select(t => t.Code).OfType<string>().ToList() is { Count: > 0 } own ? own : allowed;
+                if (value is null || types.Count == 0 || types.Any(t => t.StartsWith("http://hl7.org/fhirpath/System.", StringComparison.Ordinal))) continue;
+                if (!types.Any(t => Specialises(value.TypeName, t)))
+                    found.Add(Error(IssueType.Structure, "sd-fixed-type", $"The {kind} value of {elementPath} is a {value.TypeName}, but the element is of type {string.Join(" or ", types)}.", $"{at}.{kind}{char.ToUpperInvariant(value.TypeName[0])}{value.TypeName[1..]}"));
             }
             if (Cardinality(e.Max) is { } max && Cardinality(hit.Element.Max) is { } baseMax && max > baseMax)
                 found.Add(Error(IssueType.Structure, "sd-cardinality", $"{elementPath} has max {e.Max}, above the base's max {hit.Element.Max}: a profile can only restrict cardinality.", at + ".max"));
