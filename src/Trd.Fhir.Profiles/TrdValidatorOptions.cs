@@ -81,9 +81,9 @@ public sealed class TrdValidatorOptions
     public TimeSpan TerminologyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Remember the shapes of standalone resources the Firely engine found nothing in, and give the same empty outcome for a
-    /// resource of the same shape without running the engine again — after re-checking on it every invariant that reads a
-    /// value the shape leaves free (Scale/FastPath.cs; docs/benchmarks.md §0.3). Any finding always comes from the engine.
+    /// Remember the Firely engine's outcome per shape of standalone resource, and give a copy of it for a resource of the
+    /// same shape without running the engine again — when every invariant that reads a value the shape leaves free gives
+    /// the same on it (Scale/FastPath.cs; docs/benchmarks.md §0.3). Same findings as the engine.
     /// Bundles always take the full engine; off with a <see cref="TerminologyServer"/> or <see cref="RemoteTerminology"/>.
     /// Default: true; false (CLI <c>validate --full-engine</c>) runs the engine on every resource.
     /// </summary>

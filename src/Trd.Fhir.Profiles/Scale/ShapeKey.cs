@@ -48,12 +48,13 @@ internal sealed class ShapeKey
     public readonly record struct Check(PocoNode Node, Invariant Invariant);
 
     /// <summary>The key of <paramref name="resource"/> under <paramref name="root"/>, or null when it is not fast-pathable.</summary>
-    public UInt128? Compute(PocoNode resource, NodeRule root, string prefix, List<Check> checks)
+    /// <param name="free">Receives the text of every free value (the memo does not remember an outcome that quotes one).</param>
+    public UInt128? Compute(PocoNode resource, NodeRule root, string prefix, List<Check> checks, List<string>? free = null)
     {
         var sb = _buffer ??= new StringBuilder(4096);
         sb.Clear().Append(prefix).Append('\u0001');
         LastBypass = null;
-        if (Walk(resource, root, sb, checks) is null) return null;
+        if (Walk(resource, root, sb, checks, free) is null) return null;
         LastKeyText = sb.ToString();
         var bytes = Encoding.UTF8.GetBytes(LastKeyText);
         Span<byte> hash = stackalloc byte[32];
@@ -63,7 +64,7 @@ internal sealed class ShapeKey
     }
 
     /// <summary>Writes the node; returns whether its subtree holds a free value, or null when not fast-pathable.</summary>
-    private bool? Walk(PocoNode node, NodeRule rule, StringBuilder sb, List<Check> checks)
+    private bool? Walk(PocoNode node, NodeRule rule, StringBuilder sb, List<Check> checks, List<string>? freeTexts)
     {
         if (ReferenceEquals(rule, NodeRule.Unmapped))
         {
@@ -93,6 +94,7 @@ internal sealed class ShapeKey
                 if (token.Value.IsFree)
                 {
                     free = true;
+                    freeTexts?.Add(text);
                     sb.Append('\u0002').Append(token.Value.Text);
                 }
                 else Verbatim(sb, token.Value.Text);
@@ -108,7 +110,7 @@ internal sealed class ShapeKey
             foreach (var child in group)
             {
                 var url = child.Poco is Extension x ? x.Url ?? "" : null;
-                var sub = Walk(child, rule.Child(child.Name ?? "", child.Poco.TypeName, url), sb, checks);
+                var sub = Walk(child, rule.Child(child.Name ?? "", child.Poco.TypeName, url), sb, checks, freeTexts);
                 if (sub is null) return null;
                 free |= sub.Value;
             }

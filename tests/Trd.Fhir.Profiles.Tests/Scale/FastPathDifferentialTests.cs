@@ -114,6 +114,22 @@ public class FastPathDifferentialTests : IClassFixture<FastPathDifferentialTests
         _out.WriteLine($"{copies.Count} copies and {n - copies.Count} mutants of them: {fast.Hits - hits0} from the memo; misses {fast.Misses}, invariant misses {fast.InvariantMisses}, bypassed {fast.Bypassed}, shapes {fast.Count}");
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
         Assert.True(fast.Hits - hits0 >= copies.Count * 3 / 4, $"only {fast.Hits - hits0} of {n} from the memo");
+
+        // the same invalid status in every copy: one remembered outcome with an error per shape, given again for the others
+        var errorsFromMemo = 0;
+        foreach (var (r, i) in copies.Select((r, i) => ((Resource)r.DeepCopy(), i)))
+        {
+            if (r.GetType().GetProperty("StatusElement")?.GetValue(r) is not PrimitiveType status) continue;
+            status.JsonValue = "not-a-status";
+            var expected = Render(_pair.Full.Validate(r));
+            var hits = fast.Hits;
+            var outcome = _pair.Fast.Validate(r);
+            Assert.True(expected == Render(outcome), $"invalid copy {i} {r.TypeName}:\nfull engine\n{expected}\nfast path\n{Render(outcome)}");
+            Assert.Contains(outcome.Issue, x => x.Severity == OperationOutcome.IssueSeverity.Error);
+            if (fast.Hits > hits) errorsFromMemo++;
+        }
+        _out.WriteLine($"invalid copies: {errorsFromMemo} outcomes with an error given by the memo");
+        Assert.True(errorsFromMemo >= copies.Count / 2, $"only {errorsFromMemo} outcomes with an error from the memo");
     }
 
     [Fact]
