@@ -4,8 +4,8 @@ using static Hl7.Fhir.Model.OperationOutcome;
 namespace Trd.Fhir.Profiles.Validation;
 
 /// <summary>
-/// Bundle rules (bundle.html) beyond the bdl-* invariants Firely evaluates: an entry's RESTful fullUrl ends with the
-/// resource's type and id; a <c>urn:uuid:</c>/<c>urn:oid:</c> reference can only point into the Bundle, so it must
+/// Bundle rules (bundle.html) beyond the bdl-* invariants Firely evaluates: an entry's fullUrl is absolute ("The Absolute
+/// URL for the resource") and, when RESTful, ends with the resource's type and id; a <c>urn:uuid:</c>/<c>urn:oid:</c> reference can only point into the Bundle, so it must
 /// resolve there; in a document or message every relative reference must resolve inside the Bundle too
 /// (bundle.html#references: "the document/message SHALL contain all resources it references"). In a searchset
 /// (search-entry-mode, search.html): an entry whose search.mode is <c>outcome</c> holds an OperationOutcome about the
@@ -105,6 +105,12 @@ internal static class BundleRules
 
     private static void FullUrlMatchesId(string url, Resource r, string entryPath, List<IssueComponent> found)
     {
+        if (!HasScheme(url))
+        {
+            found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "bundle-fullurl-absolute",
+                $"The fullUrl '{url}' is not an absolute URL: it is the identity of the entry's resource, an absolute URL ([base]/{r.TypeName}/[id]) or a urn:uuid:/urn:oid: (Bundle.entry.fullUrl).", entryPath + ".fullUrl"));
+            return;
+        }
         if (url.StartsWith("urn:", StringComparison.Ordinal)) return;
         var trimmed = url;
         var history = trimmed.IndexOf("/_history/", StringComparison.Ordinal);
@@ -140,6 +146,16 @@ internal static class BundleRules
             if (cut > 0 && fullUrls.Contains(from[..(cut + 1)] + local)) return true;
         }
         return false;
+    }
+
+    /// <summary>RFC 3986 absolute: a scheme (<c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c>) before anything else.</summary>
+    private static bool HasScheme(string url)
+    {
+        var colon = url.IndexOf(':');
+        if (colon < 1 || !char.IsAsciiLetter(url[0])) return false;
+        for (var k = 1; k < colon; k++)
+            if (!(char.IsAsciiLetterOrDigit(url[k]) || url[k] is '+' or '-' or '.')) return false;
+        return true;
     }
 
     private static bool IsAbsolute(string reference) => reference.Contains("://", StringComparison.Ordinal) || reference.StartsWith("urn:", StringComparison.Ordinal);

@@ -13,6 +13,7 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
 {
     private readonly CodeRules _codes = new(resolver, remote, reportNotChecked);
     private readonly DefinitionRules _definitions = new(resolver);
+    private readonly ExtensionRules _extensions = new(resolver);
 
     public void Apply(OperationOutcome oo, Resource instance)
     {
@@ -26,7 +27,8 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         {
             try
             {
-                Dispatch(node, path, questionnaires, codes, _definitions, engineErrors, found);
+                if (node is Extension extension) _extensions.Check(extension, path, engineErrors, found);
+                else Dispatch(node, path, questionnaires, codes, _definitions, engineErrors, found);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
