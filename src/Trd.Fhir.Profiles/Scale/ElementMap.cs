@@ -43,6 +43,9 @@ internal sealed class ElementMap
 
     private static readonly string[] OutsideMarkers = ["%", "now()", "today()", "timeOfDay()", "resolve(", "memberOf(", "conformsTo("];
 
+    /// <summary>Root rules and unresolvable URLs remembered at most (both come from the input).</summary>
+    private const int MaxCached = 4096;
+
     private readonly Func<string, Resource?> _resolve;
     private readonly ConcurrentDictionary<string, StructureIndex?> _structures = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, NodeRule> _roots = new(StringComparer.Ordinal);
@@ -50,8 +53,13 @@ internal sealed class ElementMap
     public ElementMap(Func<string, Resource?> resolve) => _resolve = resolve;
 
     /// <summary>The rule of a resource of <paramref name="type"/> validated against its core type and <paramref name="profiles"/>.</summary>
-    public NodeRule Root(string type, IReadOnlyList<string> profiles) =>
-        _roots.GetOrAdd(type + "|" + string.Join('|', profiles), _ => BuildRoot(type, profiles));
+    public NodeRule Root(string type, IReadOnlyList<string> profiles)
+    {
+        var key = type + "|" + string.Join('|', profiles);
+        if (_roots.TryGetValue(key, out var rule)) return rule;
+        rule = BuildRoot(type, profiles);
+        return _roots.Count < MaxCached ? _roots.GetOrAdd(key, rule) : rule; // bounded: meta.profile comes from the input
+    }
 
     private NodeRule BuildRoot(string type, IReadOnlyList<string> profiles)
     {
@@ -182,9 +190,11 @@ internal sealed class ElementMap
             .Distinct().ToArray();
 
     /// <summary>The snapshot of a StructureDefinition by canonical URL (version suffix ignored), or null.</summary>
-    public StructureIndex? Structure(string url) => _structures.GetOrAdd(url, u =>
+    public StructureIndex? Structure(string url)
     {
-        var bar = u.IndexOf('|');
-        return _resolve(bar >= 0 ? u[..bar] : u) is StructureDefinition { Snapshot.Element.Count: > 0 } sd ? new StructureIndex(sd) : null;
-    });
+        if (_structures.TryGetValue(url, out var index)) return index;
+        var bar = url.IndexOf('|');
+        index = _resolve(bar >= 0 ? url[..bar] : url) is StructureDefinition { Snapshot.Element.Count: > 0 } sd ? new StructureIndex(sd) : null;
+        return index is not null || _structures.Count < MaxCached ? _structures.GetOrAdd(url, index) : null; // unknown URLs: bounded
+    }
 }

@@ -69,8 +69,17 @@ internal sealed class NodeRule
 
     private ElementMap Map { get; }
 
-    public NodeRule Child(string name, string type, string? extensionUrl) =>
-        ReferenceEquals(this, Unmapped) ? Unmapped : _children.GetOrAdd((name, type, extensionUrl), k => Map.Build(this, k.Name, k.Type, k.Url));
+    /// <summary>Children remembered per rule: bounded, since extension URLs come from the input.</summary>
+    private const int MaxChildren = 4096;
+
+    public NodeRule Child(string name, string type, string? extensionUrl)
+    {
+        if (ReferenceEquals(this, Unmapped)) return Unmapped;
+        var key = (name, type, extensionUrl);
+        if (_children.TryGetValue(key, out var rule)) return rule;
+        rule = Map.Build(this, name, type, extensionUrl);
+        return _children.Count < MaxChildren ? _children.GetOrAdd(key, rule) : rule;
+    }
 }
 
 /// <summary>An element of a StructureDefinition: the index of the definition and the element path in its snapshot.</summary>
