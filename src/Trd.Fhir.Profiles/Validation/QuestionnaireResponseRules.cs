@@ -36,7 +36,13 @@ internal sealed class QuestionnaireResponseRules(TrdResolver resolver, Resource 
 
     public void Check(QR qr, string path, List<IssueComponent> found)
     {
-        if (qr.Questionnaire is not { Length: > 0 } canonical || Find(qr, canonical) is not { } questionnaire) return;
+        if (qr.Questionnaire is not { Length: > 0 } canonical) return;
+        if (!canonical.StartsWith('#') && resolver.KindOf(canonical.Split('|')[0]) is { } kind && kind != "Questionnaire")
+        {
+            found.Add(Error("qr-questionnaire-type", $"QuestionnaireResponse.questionnaire '{canonical}' is the canonical URL of a {kind}, not of a Questionnaire.", path + ".questionnaire"));
+            return;
+        }
+        if (Find(qr, canonical) is not { } questionnaire) return;
         var answers = new Dictionary<string, List<DataType>>(StringComparer.Ordinal);
         foreach (var (_, node) in SupplementaryChecks.Walk(qr, path))
         {
