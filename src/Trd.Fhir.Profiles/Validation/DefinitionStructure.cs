@@ -10,7 +10,8 @@ namespace Trd.Fhir.Profiles.Validation;
 /// <item>an element's <c>id</c> agrees with its <c>path</c> (elementdefinition.html#id: the path, each step followed by
 /// <c>:sliceName</c> where it is a slice) and ends with its own <c>sliceName</c> — error;</item>
 /// <item>each <c>type.code</c> is a FHIR type, a FHIRPath system type (<c>http://hl7.org/fhirpath/System.*</c>) or the URL
-/// of a StructureDefinition (a logical model) — an unknown name is an error, an unknown URL a warning;</item>
+/// of a StructureDefinition (a logical model) — an unknown name is an error, an unknown URL (or any unknown type in a
+/// logical model) a warning;</item>
 /// <item>a slice (<c>sliceName</c>) follows the declaration of its slicing: an earlier differential element on the same
 /// path with <c>slicing</c>, or a sliced element in the base (extensions are always sliced by url; choice elements by
 /// type) — a warning: the HL7 tools assume a default slicing (R4's own familymemberhistory-genetic relies on it);</item>
@@ -46,15 +47,16 @@ internal sealed partial class DefinitionRules
             if (sd.Kind is { } kind && constrained.Kind is { } baseKind && kind != baseKind)
                 found.Add(Error(IssueType.BusinessRule, "sd-constraint-kind", $"This constraint is of kind '{Hl7.Fhir.Utility.EnumUtility.GetLiteral(kind)}', but its base {constrained.Url} is of kind '{Hl7.Fhir.Utility.EnumUtility.GetLiteral(baseKind)}'.", path + ".kind"));
         }
+        var logical = sd.Kind == StructureDefinition.StructureDefinitionKind.Logical;
         if (sd.Differential is { } differential)
         {
-            Elements(differential.Element, path + ".differential", constrained, found);
+            Elements(differential.Element, path + ".differential", constrained, logical, found);
             if (constrained is not null) AgainstBase(differential.Element, path + ".differential", constrained, found);
         }
-        if (sd.Snapshot is { } snapshot) Elements(snapshot.Element, path + ".snapshot", null, found);
+        if (sd.Snapshot is { } snapshot) Elements(snapshot.Element, path + ".snapshot", null, logical, found);
     }
 
-    private void Elements(List<ElementDefinition> elements, string path, StructureDefinition? baseSd, List<IssueComponent> found)
+    private void Elements(List<ElementDefinition> elements, string path, StructureDefinition? baseSd, bool logical, List<IssueComponent> found)
     {
         var sliced = new HashSet<string>(StringComparer.Ordinal);
         HashSet<string>? baseSliced = null;
@@ -68,7 +70,8 @@ internal sealed partial class DefinitionRules
             for (var k = 0; k < e.Type.Count; k++)
             {
                 if (e.Type[k].Code is not { Length: > 0 } code || IsKnownType(code)) continue;
-                found.Add(code.Contains(':', StringComparison.Ordinal)
+                // a logical model may name types of its own family: an unknown one is a warning there
+                found.Add(code.Contains(':', StringComparison.Ordinal) || logical
                     ? Warning(IssueType.NotFound, "sd-type", $"The type '{code}' of {elementPath} cannot be resolved to a StructureDefinition (fix: load the package that defines it with --ig).", $"{at}.type[{k}].code")
                     : Error(IssueType.CodeInvalid, "sd-type", $"The type '{code}' of {elementPath} is not a FHIR type.", $"{at}.type[{k}].code"));
             }
