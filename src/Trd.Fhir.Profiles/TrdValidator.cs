@@ -107,7 +107,7 @@ public sealed class TrdValidator : IDisposable
                 ? i.WithSeverity(OperationOutcome.IssueSeverity.Warning) : i;
         }
         var validator = new Validator(resolver, terminology, null, settings);
-        var trd = new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline, options.CountCodesNotCheckedOffline) };
+        var trd = new TrdValidator(resolver, validator, byKind, owned, options.Prefetch, options.SharedState) { Checks = new SupplementaryChecks(resolver, unknownAsWarning, server, options.ReportCodesNotCheckedOffline, options.CountCodesNotCheckedOffline) { AllowedExtensionPrefixes = [.. options.AllowedExtensionPrefixes] } };
         // A remote terminology server answers from outside the process: its answers are not remembered.
         if (options.FastPath && remote is null) trd._fast = new FastPath(resolver.Resolve);
         return trd;

@@ -77,6 +77,11 @@ public sealed class TrdValidatorOptions
     /// extension, not an issue). Default: false; the CLI and the API (<see cref="ValidatorPool"/>) turn it on.</summary>
     public bool CountCodesNotCheckedOffline { get; set; }
 
+    /// <summary>With <see cref="UnknownProfile"/> = Warning: an extension nobody can resolve whose URL starts with one of these
+    /// prefixes is a warning, as in the domains reserved for examples, instead of an error (CLI <c>validate --allow-extension</c>:
+    /// a site's own extensions it has no package for; the HL7 validator's allowed extension domains).</summary>
+    public IList<string> AllowedExtensionPrefixes { get; } = [];
+
     /// <summary>Timeout of one call to <see cref="TerminologyServer"/>. Default: 10 s.</summary>
     public TimeSpan TerminologyTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

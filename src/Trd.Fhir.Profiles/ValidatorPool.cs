@@ -50,17 +50,20 @@ public sealed class ValidatorPool : IDisposable
     /// <summary>As <see cref="TryOpen(IReadOnlyList{string}, IReadOnlyDictionary{string, string}, out ValidatorPool?, out string?)"/>,
     /// with a terminology server (<c>--tx</c>, <see cref="TrdValidatorOptions.TerminologyServer"/>): then the pool is private.</summary>
     public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, out ValidatorPool? pool, out string? error) =>
-        TryOpen(packages, kindProfiles, terminologyServer, fullEngine: false, out pool, out error);
+        TryOpen(packages, kindProfiles, terminologyServer, fullEngine: false, allowedExtensions: [], out pool, out error);
 
     /// <summary>As above; with <paramref name="fullEngine"/> (CLI <c>validate --full-engine</c>) a private pool that runs the
-    /// Firely engine on every resource (<see cref="TrdValidatorOptions.FastPath"/> off), to compare with the fast path.</summary>
-    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, bool fullEngine, out ValidatorPool? pool, out string? error)
+    /// Firely engine on every resource (<see cref="TrdValidatorOptions.FastPath"/> off), to compare with the fast path; with
+    /// <paramref name="allowedExtensions"/> (<c>--allow-extension</c>, <see cref="TrdValidatorOptions.AllowedExtensionPrefixes"/>)
+    /// a private pool where unknown extensions under those URL prefixes are warnings.</summary>
+    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, bool fullEngine, IReadOnlyList<string> allowedExtensions, out ValidatorPool? pool, out string? error)
     {
         ArgumentNullException.ThrowIfNull(packages);
         ArgumentNullException.ThrowIfNull(kindProfiles);
+        ArgumentNullException.ThrowIfNull(allowedExtensions);
         pool = null;
         error = null;
-        if (packages.Count == 0 && terminologyServer is null && !fullEngine)
+        if (packages.Count == 0 && terminologyServer is null && !fullEngine && allowedExtensions.Count == 0)
         {
             pool = Shared(kindProfiles);
             return true;
@@ -68,6 +71,7 @@ public sealed class ValidatorPool : IDisposable
         var options = Options(kindProfiles);
         options.TerminologyServer = terminologyServer;
         options.FastPath = !fullEngine;
+        foreach (var prefix in allowedExtensions) options.AllowedExtensionPrefixes.Add(prefix);
         foreach (var package in packages)
         {
             if (!File.Exists(package) && !Directory.Exists(package))
@@ -91,8 +95,9 @@ public sealed class ValidatorPool : IDisposable
 
     private static TrdValidatorOptions Options(IReadOnlyDictionary<string, string> kindProfiles)
     {
-        // As the HL7 validator without the IG loaded: a profile or extension nobody can resolve is a warning, listed once
-        // per URL with the --ig hint (Validation/UnknownArtifacts.cs).
+        // As the HL7 validator without the IG loaded: a profile nobody can resolve is a warning, an extension an error (a
+        // warning in example domains and under --allow-extension prefixes), listed once per URL with the --ig hint
+        // (Validation/UnknownArtifacts.cs).
         // Codings of SNOMED CT, LOINC, … not checked without --tx: counted on each outcome, summed by the CLI per run.
         var options = new TrdValidatorOptions { UnknownProfile = UnknownProfileSeverity.Warning, CountCodesNotCheckedOffline = true };
         foreach (var (type, url) in kindProfiles) options.ProfileByResourceType[type] = url;

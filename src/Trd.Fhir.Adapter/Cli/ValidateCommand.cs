@@ -34,11 +34,12 @@ internal static class ValidateCommand
         });
 
         var progressWanted = ProgressLine.Option();
+        var allowExtensions = new Option<string[]>("--allow-extension") { Description = "An extension URL prefix (e.g. your organisation's https://fhir.hospital.org/StructureDefinition/): unknown extensions under it are warnings, not errors (repeatable)", Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false };
         var fullEngine = new Option<bool>("--full-engine") { Description = "Run the Firely engine on every resource: no shape memo (the fast path gives the same findings, faster; docs/benchmarks.md)" };
 
         var command = new Command("validate", "Validate FHIR R4 resources, Bundles and NDJSON against the Trd.Fhir profiles (and --ig packages)")
         {
-            paths, profile, igs, tx, byKind, kindProfiles, format, jobs, progressWanted, fullEngine,
+            paths, profile, igs, tx, byKind, kindProfiles, format, jobs, progressWanted, fullEngine, allowExtensions,
         };
         command.SetAction(parse =>
         {
@@ -55,7 +56,13 @@ internal static class ValidateCommand
                 console.Error($"validate: --tx {txUrl}: not an http(s) URL (fix: give the terminology server's FHIR base URL, e.g. https://tx.example.org/r4)");
                 return ExitCodes.UsageOrInput;
             }
-            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, server, parse.GetValue(fullEngine), out var pool, out var problem))
+            var allowed = parse.GetValue(allowExtensions) ?? [];
+            if (allowed.FirstOrDefault(a => !Uri.TryCreate(a, UriKind.Absolute, out _)) is { } notUrl)
+            {
+                console.Error($"validate: --allow-extension {notUrl}: not an absolute URL prefix (fix: give the start of the extensions' canonical URLs, e.g. https://fhir.hospital.org/StructureDefinition/)");
+                return ExitCodes.UsageOrInput;
+            }
+            if (!ValidatorPool.TryOpen(parse.GetValue(igs) ?? [], kinds, server, parse.GetValue(fullEngine), allowed, out var pool, out var problem))
             {
                 console.Error(problem!);
                 return ExitCodes.UsageOrInput;

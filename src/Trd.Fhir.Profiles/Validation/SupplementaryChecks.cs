@@ -11,13 +11,16 @@ namespace Trd.Fhir.Profiles.Validation;
 /// </summary>
 internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWarning, RemoteTerminology? remote = null, bool reportNotChecked = false, bool countNotChecked = false)
 {
+    /// <summary>Unknown extensions under these URL prefixes are warnings (<see cref="TrdValidatorOptions.AllowedExtensionPrefixes"/>).</summary>
+    public IReadOnlyList<string> AllowedExtensionPrefixes { get; init; } = [];
+
     private readonly CodeRules _codes = new(resolver, remote, reportNotChecked);
     private readonly DefinitionRules _definitions = new(resolver);
     private readonly ExtensionRules _extensions = new(resolver);
 
     public void Apply(OperationOutcome oo, Resource instance)
     {
-        if (unknownAsWarning) UnknownArtifacts.Consolidate(oo);
+        if (unknownAsWarning) UnknownArtifacts.Consolidate(oo, AllowedExtensionPrefixes);
         NarrativeRules.RelaxMissingAlt(oo);
         var found = new List<OperationOutcome.IssueComponent>();
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);

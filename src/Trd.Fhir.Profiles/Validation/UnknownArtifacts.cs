@@ -9,7 +9,7 @@ namespace Trd.Fhir.Profiles.Validation;
 /// checked against the core specification). An unknown extension is an error ("unknown, and not allowed here"): its
 /// definition says where it may be used and what it holds (extensibility.html), and without it neither can be checked;
 /// except in the domains reserved for examples (RFC 2606 example.org/.com/.net, HL7's acme.com/acme.org), whose
-/// extensions can never resolve and are a warning. An unknown modifier extension is always an error (it changes the
+/// extensions can never resolve, and under the URL prefixes the user allows (<c>--allow-extension</c>): a warning. An unknown modifier extension is always an error (it changes the
 /// meaning of its element and SHALL NOT be ignored).
 /// </summary>
 internal static class UnknownArtifacts
@@ -19,7 +19,7 @@ internal static class UnknownArtifacts
 
     public const string Hint = "load the package that defines it: --ig <package.tgz>, a directory of packages, or the FHIR package cache (~/.fhir/packages)";
 
-    public static void Consolidate(OperationOutcome oo)
+    public static void Consolidate(OperationOutcome oo, IReadOnlyList<string>? allowedExtensionPrefixes = null)
     {
         var seen = new Dictionary<string, (OperationOutcome.IssueComponent First, int Count)>(StringComparer.Ordinal);
         var keep = new List<OperationOutcome.IssueComponent>(oo.Issue.Count);
@@ -39,7 +39,7 @@ internal static class UnknownArtifacts
             }
             var modifier = IsModifierExtension(issue);
             var extension = code == ExtensionIssue || text.Contains("to extension", StringComparison.Ordinal);
-            var error = modifier || (extension && !IsExampleUrl(QuotedUrl(text)));
+            var error = modifier || (extension && !IsAllowed(QuotedUrl(text), allowedExtensionPrefixes));
             var key = (modifier ? "M" : error ? "E" : "") + code + text;
             if (seen.TryGetValue(key, out var s))
             {
@@ -72,6 +72,15 @@ internal static class UnknownArtifacts
         var start = text.IndexOf('\'');
         var end = start < 0 ? -1 : text.IndexOf('\'', start + 1);
         return end < 0 ? "" : text[(start + 1)..end];
+    }
+
+    /// <summary>An unknown extension that stays a warning: in an example domain, or under a prefix the user allowed.</summary>
+    private static bool IsAllowed(string url, IReadOnlyList<string>? prefixes)
+    {
+        if (IsExampleUrl(url)) return true;
+        foreach (var prefix in prefixes ?? [])
+            if (url.StartsWith(prefix, StringComparison.Ordinal)) return true;
+        return false;
     }
 
     /// <summary>A URL in a domain reserved for examples: RFC 2606 example.org/.com/.net (and subdomains), the .example
