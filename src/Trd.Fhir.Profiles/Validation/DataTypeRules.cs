@@ -13,10 +13,21 @@ internal static class DataTypeRules
     public static bool Coding(Coding c, string path, List<IssueComponent> found)
     {
         if (c.System is not { Length: > 0 } system) return true;
-        if (Uri.TryCreate(system, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !system.Contains(' ', StringComparison.Ordinal)) return true;
+        // an explicit scheme: on Linux Uri.TryCreate reads "/codes" as an absolute file URI
+        if (HasScheme(system) && Uri.TryCreate(system, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !system.Contains(' ', StringComparison.Ordinal)) return true;
         found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "coding-system-absolute",
             $"Coding.system must be an absolute URI (e.g. http://loinc.org or urn:oid:…), not '{system}'.", path + ".system"));
         return false;
+    }
+
+    /// <summary>RFC 3986: <c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c> at the start.</summary>
+    private static bool HasScheme(string url)
+    {
+        var colon = url.IndexOf(':');
+        if (colon < 1 || !char.IsAsciiLetter(url[0])) return false;
+        for (var k = 1; k < colon; k++)
+            if (!(char.IsAsciiLetterOrDigit(url[k]) || url[k] is '+' or '-' or '.')) return false;
+        return true;
     }
 
     public static void Attachment(Attachment a, string path, List<IssueComponent> found)
