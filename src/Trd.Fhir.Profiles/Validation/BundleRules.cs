@@ -105,7 +105,7 @@ internal static class BundleRules
 
     private static void FullUrlMatchesId(string url, Resource r, string entryPath, List<IssueComponent> found)
     {
-        if (!HasScheme(url))
+        if (!DataTypeRules.HasScheme(url))
         {
             found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "bundle-fullurl-absolute",
                 $"The fullUrl '{url}' is not an absolute URL: it is the identity of the entry's resource, an absolute URL ([base]/{r.TypeName}/[id]) or a urn:uuid:/urn:oid: (Bundle.entry.fullUrl).", entryPath + ".fullUrl"));
@@ -146,16 +146,6 @@ internal static class BundleRules
             if (cut > 0 && fullUrls.Contains(from[..(cut + 1)] + local)) return true;
         }
         return false;
-    }
-
-    /// <summary>RFC 3986 absolute: a scheme (<c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c>) before anything else.</summary>
-    private static bool HasScheme(string url)
-    {
-        var colon = url.IndexOf(':');
-        if (colon < 1 || !char.IsAsciiLetter(url[0])) return false;
-        for (var k = 1; k < colon; k++)
-            if (!(char.IsAsciiLetterOrDigit(url[k]) || url[k] is '+' or '-' or '.')) return false;
-        return true;
     }
 
     private static bool IsAbsolute(string reference) => reference.Contains("://", StringComparison.Ordinal) || reference.StartsWith("urn:", StringComparison.Ordinal);

@@ -20,8 +20,9 @@ internal static class DataTypeRules
         return false;
     }
 
-    /// <summary>RFC 3986: <c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c> at the start.</summary>
-    private static bool HasScheme(string url)
+    /// <summary>RFC 3986 absolute: a scheme (<c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c>) before anything else
+    /// (Coding.system here; Bundle fullUrls in <see cref="BundleRules"/>).</summary>
+    internal static bool HasScheme(string url)
     {
         var colon = url.IndexOf(':');
         if (colon < 1 || !char.IsAsciiLetter(url[0])) return false;
