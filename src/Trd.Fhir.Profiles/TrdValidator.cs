@@ -268,24 +268,33 @@ public sealed class TrdValidator : IDisposable
         return oo;
     }
 
-    /// <summary>Every profile the engine may validate <paramref name="r"/> against besides its core type (see <see cref="SelectProfiles"/>).</summary>
+    /// <summary>Every profile the engine may validate <paramref name="r"/> against besides its core type: the explicit one,
+    /// meta.profile, and what <see cref="SelectProfiles"/> adds (<see cref="ImpliedProfiles"/>). The fast path's key and rules
+    /// depend on it, so it is built from the very list the engine's hook uses.</summary>
     private List<string> ApplicableProfiles(Resource r, string? profile)
     {
         var list = new List<string>();
         if (profile is not null) list.Add(profile);
         list.AddRange(r.Meta?.Profile.OfType<string>() ?? []);
-        if (VitalSigns.ImpliedProfile(r) is { } vital) list.Add(vital);
-        if (CurrentPolicy.Value == ProfilePolicy.MetaProfileAndKind && _byKind.TryGetValue(r.TypeName, out var url)) list.Add(url);
+        list.AddRange(ImpliedProfiles(r, _byKind));
         return list;
+    }
+
+    /// <summary>The profiles a resource is validated against beyond those it claims: the vital-signs profile its LOINC code
+    /// implies, and with <see cref="ProfilePolicy.MetaProfileAndKind"/> the configured profile of its type.</summary>
+    private static IEnumerable<string> ImpliedProfiles(Resource r, Dictionary<string, string> byKind)
+    {
+        if (VitalSigns.ImpliedProfile(r) is { } vital) yield return vital;
+        if (CurrentPolicy.Value == ProfilePolicy.MetaProfileAndKind && byKind.TryGetValue(r.TypeName, out var url)) yield return url;
     }
 
     private static Firely.Fhir.Validation.Canonical[] SelectProfiles(Firely.Fhir.Validation.Canonical[] profiles, PocoNode node, Dictionary<string, string> byKind)
     {
         if (node.Poco is not Resource r || r is Bundle) return profiles;
-        if (VitalSigns.ImpliedProfile(r) is { } vital && !profiles.Any(p => p.Uri == vital))
-            profiles = [.. profiles, new Firely.Fhir.Validation.Canonical(vital)];
-        if (CurrentPolicy.Value != ProfilePolicy.MetaProfileAndKind) return profiles;
-        if (!byKind.TryGetValue(r.TypeName, out var url) || profiles.Any(p => p.Uri == url)) return profiles;
-        return [.. profiles, new Firely.Fhir.Validation.Canonical(url)];
+        foreach (var url in ImpliedProfiles(r, byKind))
+        {
+            if (!profiles.Any(p => p.Uri == url)) profiles = [.. profiles, new Firely.Fhir.Validation.Canonical(url)];
+        }
+        return profiles;
     }
 }

@@ -45,14 +45,10 @@ public sealed class ValidatorPool : IDisposable
     /// packages, else a private one (dispose it). False with a message naming the package and the fix when one cannot be read.
     /// </summary>
     public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, out ValidatorPool? pool, out string? error) =>
-        TryOpen(packages, kindProfiles, null, out pool, out error);
+        TryOpen(packages, kindProfiles, terminologyServer: null, fullEngine: false, allowedExtensions: [], out pool, out error);
 
-    /// <summary>As <see cref="TryOpen(IReadOnlyList{string}, IReadOnlyDictionary{string, string}, out ValidatorPool?, out string?)"/>,
-    /// with a terminology server (<c>--tx</c>, <see cref="TrdValidatorOptions.TerminologyServer"/>): then the pool is private.</summary>
-    public static bool TryOpen(IReadOnlyList<string> packages, IReadOnlyDictionary<string, string> kindProfiles, Uri? terminologyServer, out ValidatorPool? pool, out string? error) =>
-        TryOpen(packages, kindProfiles, terminologyServer, fullEngine: false, allowedExtensions: [], out pool, out error);
-
-    /// <summary>As above; with <paramref name="fullEngine"/> (CLI <c>validate --full-engine</c>) a private pool that runs the
+    /// <summary>As above; with a terminology server (<c>--tx</c>, <see cref="TrdValidatorOptions.TerminologyServer"/>) a
+    /// private pool; with <paramref name="fullEngine"/> (CLI <c>validate --full-engine</c>) a private pool that runs the
     /// Firely engine on every resource (<see cref="TrdValidatorOptions.FastPath"/> off), to compare with the fast path; with
     /// <paramref name="allowedExtensions"/> (<c>--allow-extension</c>, <see cref="TrdValidatorOptions.AllowedExtensionPrefixes"/>)
     /// a private pool where unknown extensions under those URL prefixes are warnings.</summary>

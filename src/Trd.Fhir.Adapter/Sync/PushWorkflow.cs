@@ -36,7 +36,9 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
     /// <summary>How PHQ-9 is written to this server: <see cref="Phq9Override"/>, else the server profile's channel (chosen or
     /// detected from the CapabilityStatement).</summary>
     public async System.Threading.Tasks.Task<Phq9Channel> Phq9ChannelAsync(CancellationToken cancellationToken) =>
-        Phq9Override ?? ChannelOf(await server.ProfileAsync(cancellationToken));
+        Channel(await server.ProfileAsync(cancellationToken));
+
+    private Phq9Channel Channel(ServerProfile profile) => Phq9Override ?? ChannelOf(profile);
 
     /// <summary>The channel to map with before a push: <see cref="Phq9ChannelAsync"/>, or — when the server cannot be reached —
     /// <see cref="Phq9Override"/>, else Observations (the push then reports the failure). Mapping with the channel the push uses
@@ -91,7 +93,7 @@ public sealed class PushWorkflow(FhirServerConnection server, ILogger<PushWorkfl
                 PushEntry.Fail(entries, "the patient was not found on the server by its identifier (system " + protocol.Patient.System + "); Trd.Fhir never creates patients — register the patient in the EHR first", retryable: false);
                 return Report(protocol, null, entries, notes, profile);
             }
-            var channel = Phq9Override ?? ChannelOf(profile);
+            var channel = Channel(profile);
             PushPlanner.UsePhq9Channel(entries, protocol, Identity, channel);
             if (protocol.Phq9.Count > 0 && channel != Phq9Channel.Observation)
                 notes.Add($"PHQ-9 written as {Phq9Channels.Name(channel)} ({(Phq9Override is null ? $"server profile '{profile.Name}'" : "--phq9-as")})");

@@ -48,15 +48,7 @@ internal sealed class CodeRules(TrdResolver resolver, RemoteTerminology? remote,
     private bool ReportNotChecked => reportNotChecked;
 
     /// <summary>The state of one outcome: what was not checked, to be reported once.</summary>
-    public Scope Begin(OperationOutcome engineOutcome)
-    {
-        var reported = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var i in engineOutcome.Issue)
-        {
-            if (i.Severity is IssueSeverity.Error or IssueSeverity.Fatal) reported.UnionWith(i.Expression.OfType<string>());
-        }
-        return new Scope(this, reported);
-    }
+    public Scope Begin(HashSet<string> engineErrors) => new(this, engineErrors);
 
     /// <summary>The codes of <paramref name="system"/> when we hold it complete and it resolves without reading
     /// specification.zip (ours, an --ig's, or a FHIR code system in the embedded core slice): the cold start stays as

@@ -13,12 +13,16 @@ internal static class DataTypeRules
     public static bool Coding(Coding c, string path, List<IssueComponent> found)
     {
         if (c.System is not { Length: > 0 } system) return true;
-        // an explicit scheme: on Linux Uri.TryCreate reads "/codes" as an absolute file URI
-        if (HasScheme(system) && Uri.TryCreate(system, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !system.Contains(' ', StringComparison.Ordinal)) return true;
+        if (IsAbsoluteUri(system)) return true;
         found.Add(SupplementaryChecks.Issue(IssueSeverity.Error, IssueType.Invalid, "coding-system-absolute",
             $"Coding.system must be an absolute URI (e.g. http://loinc.org or urn:oid:…), not '{system}'.", path + ".system"));
         return false;
     }
+
+    /// <summary>An absolute URI: an explicit scheme first (on Linux Uri.TryCreate reads "/codes" or a UNC path as an
+    /// absolute file URI), parsed as absolute with a scheme longer than a drive letter, no space.</summary>
+    internal static bool IsAbsoluteUri(string value) =>
+        HasScheme(value) && Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !value.Contains(' ', StringComparison.Ordinal);
 
     /// <summary>RFC 3986 absolute: a scheme (<c>ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"</c>) before anything else
     /// (Coding.system here; Bundle fullUrls in <see cref="BundleRules"/>).</summary>

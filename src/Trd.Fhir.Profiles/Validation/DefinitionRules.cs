@@ -110,7 +110,7 @@ internal sealed partial class DefinitionRules(TrdResolver resolver)
     public static void CanonicalUrl(IVersionableConformanceResource resource, string path, List<IssueComponent> found)
     {
         if (resource.Url is not { Length: > 0 } url) return;
-        if (!url.StartsWith('/') && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme.Length >= 2 && !url.Contains(' ', StringComparison.Ordinal)) return;
+        if (DataTypeRules.IsAbsoluteUri(url)) return;
         found.Add(Error(IssueType.Invalid, "canonical-url-absolute",
             $"The canonical URL of this {((Resource)resource).TypeName} must be an absolute URI (e.g. http://example.org/fhir/{((Resource)resource).TypeName}/x or urn:uuid:…), not '{url}'.", path + ".url"));
     }

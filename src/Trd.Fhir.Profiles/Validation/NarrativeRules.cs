@@ -46,17 +46,6 @@ internal static partial class NarrativeRules
         }
     }
 
-    /// <summary>The paths the engine reported an error or fatal issue at (a div already found invalid is left alone).</summary>
-    public static HashSet<string> Reported(OperationOutcome engineOutcome)
-    {
-        var reported = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var i in engineOutcome.Issue)
-        {
-            if (i.Severity is IssueSeverity.Error or IssueSeverity.Fatal) reported.UnionWith(i.Expression.OfType<string>());
-        }
-        return reported;
-    }
-
     public static void Div(XHtml div, string path, HashSet<string> reported, List<IssueComponent> found)
     {
         if (div.Value is not { Length: > 0 } xhtml || reported.Contains(path)) return;

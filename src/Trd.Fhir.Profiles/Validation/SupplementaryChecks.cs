@@ -24,8 +24,8 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
         NarrativeRules.RelaxMissingAlt(oo);
         var found = new List<OperationOutcome.IssueComponent>();
         var questionnaires = new QuestionnaireResponseRules(resolver, instance);
-        var codes = _codes.Begin(oo);
-        var engineErrors = NarrativeRules.Reported(oo);
+        var engineErrors = EngineErrors(oo);
+        var codes = _codes.Begin(engineErrors);
         foreach (var (path, node) in Walk(instance, instance.TypeName))
         {
             try
@@ -87,6 +87,18 @@ internal sealed class SupplementaryChecks(TrdResolver resolver, bool unknownAsWa
                     NarrativeRules.Markdown(md, path, found);
                     break;
             }
+    }
+
+    /// <summary>The paths the engine reported an error or fatal issue at: the rules leave those elements alone (a code, a
+    /// narrative or a nested extension already found invalid is not reported twice).</summary>
+    private static HashSet<string> EngineErrors(OperationOutcome engineOutcome)
+    {
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var i in engineOutcome.Issue)
+        {
+            if (i.Severity is OperationOutcome.IssueSeverity.Error or OperationOutcome.IssueSeverity.Fatal) reported.UnionWith(i.Expression.OfType<string>());
+        }
+        return reported;
     }
 
     /// <summary>Every element of the instance with its FHIRPath (list items indexed), contained and entry resources included.</summary>
